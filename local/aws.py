@@ -1,0 +1,262 @@
+"""Emulated AWS for the local stack: moto in server mode on loopback, in this process.
+
+boto3 reaches it through `AWS_ENDPOINT_URL`, so the real handlers and the real state
+machine definition run unchanged. Two moto settings make that work: Step Functions
+executes state machines (moto's ASL interpreter), and Lambda uses its docker-less backend,
+whose `Invoke` we route to the real handlers through `LambdaRuntime`. moto's interpreter
+calls Lambda at `localhost:$MOTO_PORT`, so `MOTO_PORT` is set to the port really bound.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import socket
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from agentgw_local.lambda_runtime import FunctionNotFound, LambdaRuntime, decode_client_context
+from agentgw_local.template import FunctionSpec, Handler
+
+ACCOUNT_ID = "123456789012"  # moto's default account
+LAMBDA_ROLE_NAME = "agentgw-local-lambda"
+
+# Fake, well-known credentials for the emulator: not secrets, and never real ones.
+_EMULATOR_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+}
+
+
+class PortInUse(RuntimeError):
+    pass
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Raise PortInUse with a clear message when `host:port` cannot be bound."""
+    if port == 0:
+        return
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortInUse(
+                f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
+            ) from exc
+
+
+# moto keeps its backends in module globals, so one emulator per process is active at a time;
+# the patched Lambda backend looks it up here.
+_active: EmulatedAws | None = None
+_patch_lock = threading.Lock()
+_patched = False
+
+
+def _install_lambda_patch() -> None:
+    global _patched
+    with _patch_lock:
+        if _patched:
+            return
+        from moto.awslambda_simple.models import LambdaSimpleBackend
+
+        def invoke(
+            self: Any,
+            function_name: str,
+            qualifier: str | None,
+            body: Any,
+            headers: Any,
+            response_headers: dict[str, str],
+        ) -> bytes:
+            emulator = _active
+            if emulator is None:
+                raise RuntimeError("no emulated AWS is running")
+            fn = self.get_function(function_name, qualifier)  # moto's ResourceNotFound if absent
+            try:
+                event = _decode_event(body)
+                client_context = decode_client_context(headers.get("X-Amz-Client-Context"))
+                result = emulator.lambdas.invoke(fn.function_name, event, client_context=client_context)
+            except FunctionNotFound as exc:
+                raise RuntimeError(f"{fn.function_name} exists in moto but has no local handler") from exc
+            if result.function_error:
+                response_headers["x-amz-function-error"] = result.function_error
+            return result.payload_bytes()
+
+        LambdaSimpleBackend.invoke = invoke  # type: ignore[method-assign]
+        _patched = True
+
+
+def _decode_event(body: Any) -> Any:
+    import json
+
+    if body in (None, b"", ""):
+        return {}
+    if isinstance(body, bytes):
+        body = body.decode("utf-8")
+    return json.loads(body)
+
+
+class EmulatedAws:
+    """moto server on loopback with the real handlers behind Lambda. Use as a context manager."""
+
+    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> None:
+        self.host = host
+        self.port = port
+        self.region = region
+        self.lambdas = LambdaRuntime()
+        self._server: Any = None
+        self._saved_env: dict[str, str | None] = {}
+        self._client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> EmulatedAws:
+        global _active
+        if _active is not None:
+            raise RuntimeError("an emulated AWS is already running in this process")
+        from moto.moto_api._internal.models import moto_api_backend
+        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+
+        check_port_free(self.host, self.port)
+        _install_lambda_patch()
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
+        moto_api_backend.set_config(
+            {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
+        )
+        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server.start()
+        self.port = self._server.get_host_and_port()[1]
+        self._set_env(
+            {
+                **_EMULATOR_ENV,
+                "AWS_ENDPOINT_URL": self.endpoint_url,
+                "AWS_DEFAULT_REGION": self.region,
+                "AWS_REGION": self.region,
+                "MOTO_PORT": str(self.port),
+            }
+        )
+        _active = self
+        self._ensure_lambda_role()
+        return self
+
+    def stop(self) -> None:
+        global _active
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self.reset()
+        self._restore_env()
+        if _active is self:
+            _active = None
+
+    def __enter__(self) -> EmulatedAws:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @staticmethod
+    def reset() -> None:
+        """Forget every emulated resource (moto's backends are process-wide)."""
+        from moto.moto_api._internal.models import moto_api_backend
+
+        moto_api_backend.reset()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()
+
+    # -- access ----------------------------------------------------------------------------
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def client(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            region_name=self.region,
+            endpoint_url=self.endpoint_url,
+            config=self._client_config,
+            **{k.lower(): v for k, v in _EMULATOR_ENV.items()},
+        )
+
+    def arn(self, service: str, resource: str) -> str:
+        region = "" if service == "iam" else self.region  # IAM ARNs are global
+        return f"arn:aws:{service}:{region}:{ACCOUNT_ID}:{resource}"
+
+    # -- Lambda ----------------------------------------------------------------------------
+    def _ensure_lambda_role(self) -> str:
+        iam = self.client("iam")
+        try:
+            return iam.get_role(RoleName=LAMBDA_ROLE_NAME)["Role"]["Arn"]
+        except iam.exceptions.NoSuchEntityException:
+            trust = (
+                '{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}'
+            )
+            return iam.create_role(RoleName=LAMBDA_ROLE_NAME, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+
+    def register_function(self, name: str, spec: FunctionSpec, handler: Handler | None = None) -> str:
+        """Create the function in emulated Lambda and bind it to its real handler; return its ARN."""
+        lam = self.client("lambda")
+        try:
+            arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+        except lam.exceptions.ResourceNotFoundException:
+            arn = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=self.arn("iam", f"role/{LAMBDA_ROLE_NAME}"),
+                Handler=spec.handler,
+                Code={"ZipFile": _placeholder_zip()},
+                Timeout=spec.timeout_s,
+                MemorySize=spec.memory_mb,
+            )["FunctionArn"]
+        self.lambdas.register(name, arn, spec, handler)
+        return arn
+
+    # -- fault injection (tests) -------------------------------------------------------------
+    @contextmanager
+    def inject_errors(
+        self, backend: Any, method: str, error: Callable[[], Exception], times: int
+    ) -> Iterator[list[int]]:
+        """Make `backend.method` raise `error()` for its next `times` calls.
+
+        `backend` is a moto backend *class*; the yielded list counts the raised errors.
+        """
+        original = getattr(backend, method)
+        raised = [0]
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if raised[0] < times:
+                raised[0] += 1
+                raise error()
+            return original(*args, **kwargs)
+
+        setattr(backend, method, failing)
+        try:
+            yield raised
+        finally:
+            setattr(backend, method, original)
+
+
+def _placeholder_zip() -> bytes:
+    # moto requires a code package; the local runtime runs the handler from the source tree.
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        zf.writestr("README", "code runs from the agentgw source tree\n")
+    return buf.getvalue()
