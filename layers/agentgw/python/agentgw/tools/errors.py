@@ -1,0 +1,45 @@
+"""The errors a tool call can end in, each with a message an agent can act on.
+
+The tool function *raises* these (it never returns an error-shaped success): an unhandled
+Lambda error is what AgentCore Gateway reports as a tool result with `isError: true`. With
+the gateway's `exceptionLevel: DEBUG` the Lambda's `errorMessage` (our `str(exc)`) is the
+text the agent reads; without it the gateway masks every failure as "An internal error
+occurred", so the message is also logged. `errorType` is the class name, so keep the names
+meaningful. Messages never carry stack traces, internal paths or secrets.
+"""
+
+from __future__ import annotations
+
+
+class ToolError(Exception):
+    """Base class: the call failed for a reason stated in `str(exc)`."""
+
+    #: Whether retrying the same call later may succeed (upstream trouble), as opposed to
+    #: the caller having to change the call (bad input). Logged and used for log levels.
+    retryable: bool = False
+
+
+class UnknownToolError(ToolError):
+    """The gateway asked for a tool this function does not serve."""
+
+
+class InvalidArgumentsError(ToolError):
+    """The arguments do not match the tool's input schema or are unusable."""
+
+
+class NotFoundError(ToolError):
+    """The input was well-formed but names nothing we can resolve (zone, place)."""
+
+
+class UpstreamError(ToolError):
+    """A service the tool depends on failed, was unreachable or too slow."""
+
+    retryable = True
+
+
+class ConfigurationError(ToolError):
+    """The deployment is misconfigured (e.g. a bad environment variable)."""
+
+
+class InternalToolError(ToolError):
+    """An unexpected bug; the details are in the logs, not in the message."""
