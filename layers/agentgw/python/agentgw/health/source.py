@@ -1,0 +1,74 @@
+"""Where the health check gets the gateway and the client credentials in AWS.
+
+The published configuration (SSM parameter, JSON `GatewayConfig`) and the client secret
+(Secrets Manager) are read fresh on every run: a canary must notice a rotated or revoked
+secret, and it runs only every few minutes, so caching would buy nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools.utilities import parameters
+
+from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
+from agentgw.health.probe import HealthTarget
+from agentgw.oauth import fetch_token
+
+CONFIG_PARAMETER_ENV = "AGENTGW_CONFIG_PARAMETER"
+
+
+def config_parameter_name(environ: dict[str, str] | None = None) -> str:
+    env = os.environ if environ is None else environ
+    name = env.get(CONFIG_PARAMETER_ENV, "").strip()
+    if not name:
+        raise ConfigError(
+            f"{CONFIG_PARAMETER_ENV} is not set: it names the SSM parameter with the gateway config"
+        )
+    return name
+
+
+def load_config(parameter_name: str, *, ssm_client: Any = None) -> GatewayConfig:
+    provider = parameters.SSMProvider(boto3_client=ssm_client) if ssm_client is not None else None
+    try:
+        text = (
+            provider.get(parameter_name, force_fetch=True)
+            if provider is not None
+            else parameters.get_parameter(parameter_name, force_fetch=True)
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        raise ConfigError(f"cannot read the gateway configuration {parameter_name}: {exc}") from exc
+    return GatewayConfig.from_json(str(text))
+
+
+def load_credentials(secret_arn: str, *, secrets_client: Any = None) -> ClientCredentials:
+    provider = parameters.SecretsProvider(boto3_client=secrets_client) if secrets_client is not None else None
+    try:
+        text = (
+            provider.get(secret_arn, force_fetch=True)
+            if provider is not None
+            else parameters.get_secret(secret_arn, force_fetch=True)
+        )
+    except parameters.exceptions.GetParameterError as exc:
+        # The message names the secret, never its value.
+        raise ConfigError(
+            f"cannot read the client secret {secret_arn}: {type(exc.__cause__ or exc).__name__}"
+        ) from exc
+    return ClientCredentials.from_secret_string(str(text))
+
+
+def token_source(config: GatewayConfig, *, secrets_client: Any = None) -> Callable[[], str]:
+    """A fresh token each call, with the secret read from Secrets Manager at that moment."""
+
+    def token() -> str:
+        credentials = load_credentials(config.client_secret_arn, secrets_client=secrets_client)
+        return fetch_token(config.token_url, credentials, config.scope).value
+
+    return token
+
+
+def published_target(parameter_name: str, *, ssm_client: Any = None) -> tuple[HealthTarget, GatewayConfig]:
+    config = load_config(parameter_name, ssm_client=ssm_client)
+    return HealthTarget.from_config(config), config
