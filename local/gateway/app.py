@@ -1,0 +1,532 @@
+"""The gateway data plane: MCP streamable HTTP at `{base}/gateways/{gateway_id}/mcp`.
+
+AgentCore's gateway is not the mcp SDK's server, and a later benchmark wants thousands of
+calls a second through it, so this is a lean ASGI endpoint speaking JSON-RPC directly:
+every request answers with one JSON body (or one SSE event for clients that accept only
+`text/event-stream`), notifications get 202, GET gets 405 (allowed when a server offers no
+SSE stream), DELETE ends the session. Per request it does a dict lookup for the gateway
+snapshot and the verified token, one jsonschema validation with a precompiled validator,
+and the Lambda handler call in a worker thread (handlers block, e.g. on HTTP).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import anyio
+import anyio.to_thread
+import jsonschema
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from agentgw_local.gateway.auth import AuthError, JwtAuthorizer
+from agentgw_local.gateway.catalog import (
+    SEARCH_TOOL,
+    SEARCH_TOOL_NAME,
+    Catalog,
+    GatewayView,
+    Tool,
+)
+from agentgw_local.lambda_runtime import LambdaRuntime
+
+log = logging.getLogger(__name__)
+
+SUPPORTED_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+LATEST_VERSION = SUPPORTED_VERSIONS[-1]
+MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's and AgentCore's synchronous payload limit
+DEFAULT_PAGE_SIZE = 30
+MAX_SESSIONS = 50_000
+GENERIC_TOOL_ERROR = "An internal error occurred. Please retry later."
+
+# JSON-RPC / MCP error codes
+PARSE_ERROR = -32700
+INVALID_REQUEST = -32600
+METHOD_NOT_FOUND = -32601
+INVALID_PARAMS = -32602
+INTERNAL_ERROR = -32603
+UNAUTHORIZED = -32001
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class RpcError(Exception):
+    def __init__(self, code: int, message: str, http_status: int = 200) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.http_status = http_status
+
+
+class _PayloadTooLarge(Exception):
+    pass
+
+
+class LocalGateway:
+    """Serves every gateway in the emulated control plane."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        region: str,
+        lambdas: LambdaRuntime,
+        catalog: Catalog | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        max_concurrent_invocations: int = 64,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        self.base_url = base_url.rstrip("/")
+        self.lambdas = lambdas
+        self.catalog = catalog or Catalog(region=region)
+        self.page_size = page_size
+        self.authorizer = JwtAuthorizer()
+        self._sessions: OrderedDict[str, tuple[str, str]] = OrderedDict()  # id -> (gateway, version)
+        self._max_concurrent = max_concurrent_invocations
+        self._limiter: anyio.CapacityLimiter | None = None
+
+    # -- URLs ------------------------------------------------------------------------------
+    def mcp_url(self, gateway_id: str) -> str:
+        return f"{self.base_url}/gateways/{gateway_id}/mcp"
+
+    def resource_metadata_url(self, gateway_id: str) -> str:
+        return f"{self.base_url}/gateways/{gateway_id}/.well-known/oauth-protected-resource"
+
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/gateways/{gateway_id}/mcp", _Asgi(self.handle_mcp), methods=["GET", "POST", "DELETE"]),
+            Route(
+                "/gateways/{gateway_id}/.well-known/oauth-protected-resource",
+                self._protected_resource,
+                methods=["GET"],
+            ),
+            # RFC 9728 §3.1's form: the well-known segment goes between host and path.
+            Route(
+                "/.well-known/oauth-protected-resource/gateways/{gateway_id}/mcp",
+                self._protected_resource,
+                methods=["GET"],
+            ),
+        ]
+
+    async def aclose(self) -> None:
+        await self.authorizer.aclose()
+
+    # -- RFC 9728 ------------------------------------------------------------------------
+    async def _protected_resource(self, request: Request) -> Response:
+        gateway_id = request.path_params["gateway_id"]
+        view = self.catalog.view(gateway_id)
+        if view is None or not view.serving:
+            return JSONResponse({"message": f"Gateway {gateway_id} not found"}, status_code=404)
+        metadata: dict[str, Any] = {
+            "resource": self.mcp_url(gateway_id),
+            "bearer_methods_supported": ["header"],
+        }
+        discovery = view.authorizer.get("discoveryUrl")
+        if discovery:
+            metadata["authorization_servers"] = [discovery.removesuffix("/.well-known/openid-configuration")]
+        scopes = view.authorizer.get("allowedScopes")
+        if scopes:
+            mapping = view.authorizer.get("advertisedScopeMapping") or {}
+            metadata["scopes_supported"] = [mapping.get(s, s) for s in scopes]
+        return JSONResponse(metadata)
+
+    # -- MCP endpoint (raw ASGI for speed) ------------------------------------------------
+    async def handle_mcp(self, scope: Scope, receive: Receive, send: Send) -> None:
+        gateway_id = scope["path_params"]["gateway_id"]
+        headers = _headers(scope)
+        view = self.catalog.view(gateway_id)
+        if view is None or not view.serving:
+            status = "" if view is None else f" (status {view.status})"
+            await _send_json(send, 404, {"message": f"Gateway {gateway_id} not found{status}"})
+            return
+        try:
+            claims = await self._authorize(view, headers.get("authorization"))
+        except AuthError as exc:
+            await self._send_auth_error(send, view, exc)
+            return
+        method = scope["method"]
+        if method == "POST":
+            await self._post(view, claims, headers, receive, send)
+        elif method == "DELETE":
+            await self._delete(headers, send)
+        else:
+            await _send_json(
+                send,
+                405,
+                _rpc_error(None, INVALID_REQUEST, "Method Not Allowed: this gateway offers no SSE stream"),
+                extra=[(b"allow", b"POST, DELETE")],
+            )
+
+    async def _authorize(self, view: GatewayView, authorization: str | None) -> dict[str, Any]:
+        if view.authorizer_type == "NONE":
+            return {}
+        if view.authorizer_type != "CUSTOM_JWT":
+            raise AuthError(
+                f"authorizer type {view.authorizer_type} is not supported by the local gateway", status=500
+            )
+        return await self.authorizer.authorize(authorization, view.authorizer)
+
+    async def _send_auth_error(self, send: Send, view: GatewayView, exc: AuthError) -> None:
+        challenge = f'Bearer resource_metadata="{self.resource_metadata_url(view.gateway_id)}"'
+        if exc.status == 403:
+            scopes = " ".join(view.authorizer.get("allowedScopes") or [])
+            challenge = f'Bearer error="insufficient_scope", scope="{scopes}", ' + challenge[len("Bearer ") :]
+        elif exc.status == 401 and exc.message != "Missing Bearer token":
+            challenge = 'Bearer error="invalid_token", ' + challenge[len("Bearer ") :]
+        extra = [(b"www-authenticate", challenge.encode())] if exc.status in (401, 403) else []
+        code = UNAUTHORIZED if exc.status in (401, 403) else INTERNAL_ERROR
+        await _send_json(send, exc.status, _rpc_error(None, code, exc.message), extra=extra)
+
+    async def _delete(self, headers: dict[str, str], send: Send) -> None:
+        session_id = headers.get("mcp-session-id")
+        if not session_id:
+            await _send_json(
+                send, 400, _rpc_error(None, INVALID_REQUEST, "Mcp-Session-Id header is required")
+            )
+        elif self._sessions.pop(session_id, None) is None:
+            await _send_json(send, 404, _rpc_error(None, INVALID_REQUEST, "Session not found"))
+        else:
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+
+    async def _post(
+        self,
+        view: GatewayView,
+        claims: dict[str, Any],
+        headers: dict[str, str],
+        receive: Receive,
+        send: Send,
+    ) -> None:
+        accept = headers.get("accept", "")
+        sse = _wants_sse(accept)
+        if sse is None:
+            await _send_json(
+                send,
+                406,
+                _rpc_error(None, INVALID_REQUEST, "Accept must allow application/json or text/event-stream"),
+            )
+            return
+        try:
+            body = await _read_body(receive, headers)
+        except _PayloadTooLarge:
+            await _send_json(
+                send,
+                413,
+                _rpc_error(
+                    None, INVALID_REQUEST, f"Request payload exceeds the {MAX_PAYLOAD_BYTES} byte limit"
+                ),
+            )
+            return
+        try:
+            message = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            await _send_json(send, 400, _rpc_error(None, PARSE_ERROR, f"Parse error: {exc}"))
+            return
+        if isinstance(message, list):
+            await _send_json(send, 400, _rpc_error(None, INVALID_REQUEST, "Batch requests are not supported"))
+            return
+        if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
+            await _send_json(
+                send, 400, _rpc_error(None, INVALID_REQUEST, "Invalid Request: not JSON-RPC 2.0")
+            )
+            return
+        if "method" not in message:  # a response to a server request we never sent
+            await _send_empty(send, 202)
+            return
+        if "id" not in message:  # a notification
+            await _send_empty(send, 202)
+            return
+        request_id = message["id"]
+        if isinstance(request_id, bool) or not isinstance(request_id, str | int):
+            await _send_json(
+                send, 400, _rpc_error(None, INVALID_REQUEST, "Invalid Request: id must be a string or number")
+            )
+            return
+        extra: list[tuple[bytes, bytes]] = []
+        status = 200
+        try:
+            method = message["method"]
+            params = message.get("params") or {}
+            if not isinstance(params, dict):
+                raise RpcError(INVALID_PARAMS, "params must be an object")
+            if method == "initialize":
+                result, session_id = self._initialize(view, params)
+                extra.append((b"mcp-session-id", session_id.encode()))
+            else:
+                self._check_session(headers, view)
+                result = await self._dispatch(view, method, params, request_id, headers)
+            reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "result": result}
+        except RpcError as exc:
+            status = exc.http_status
+            reply = _rpc_error(request_id, exc.code, exc.message)
+        if sse:
+            await _send_sse(send, status, reply, extra)
+        else:
+            await _send_json(send, status, reply, extra=extra)
+
+    def _check_session(self, headers: dict[str, str], view: GatewayView) -> None:
+        session_id = headers.get("mcp-session-id")
+        if session_id is not None:
+            session = self._sessions.get(session_id)
+            if session is None or session[0] != view.gateway_id:
+                raise RpcError(INVALID_REQUEST, "Session not found", http_status=404)
+        version = headers.get("mcp-protocol-version")
+        if version is not None and version not in self._versions(view):
+            raise RpcError(INVALID_REQUEST, f"Unsupported protocol version: {version}", http_status=400)
+
+    def _versions(self, view: GatewayView) -> tuple[str, ...]:
+        configured = [v for v in view.supported_versions if v in SUPPORTED_VERSIONS]
+        return tuple(configured) or SUPPORTED_VERSIONS
+
+    def _initialize(self, view: GatewayView, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
+        requested = params.get("protocolVersion")
+        if not isinstance(requested, str):
+            raise RpcError(INVALID_PARAMS, "initialize: protocolVersion is required")
+        versions = self._versions(view)
+        version = requested if requested in versions else versions[-1]
+        session_id = uuid.uuid4().hex
+        self._sessions[session_id] = (view.gateway_id, version)
+        if len(self._sessions) > MAX_SESSIONS:
+            self._sessions.popitem(last=False)
+        result: dict[str, Any] = {
+            "protocolVersion": version,
+            "capabilities": {"tools": {"listChanged": False}},
+            "serverInfo": {"name": view.name, "version": "1.0.0"},
+        }
+        if view.protocol.get("instructions"):
+            result["instructions"] = view.protocol["instructions"]
+        return result, session_id
+
+    async def _dispatch(
+        self,
+        view: GatewayView,
+        method: str,
+        params: dict[str, Any],
+        request_id: str | int,
+        headers: dict[str, str],
+    ) -> dict[str, Any]:
+        if method == "tools/call":
+            return await self._call_tool(view, params, request_id)
+        if method == "tools/list":
+            return self._list_tools(view, params)
+        if method == "ping":
+            return {}
+        raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+
+    # -- tools/list --------------------------------------------------------------------------
+    def _list_tools(self, view: GatewayView, params: dict[str, Any]) -> dict[str, Any]:
+        listing = view.listing
+        if view.protocol.get("disableMcpListToolsPagination"):
+            return {"tools": list(listing)}
+        cursor = params.get("cursor")
+        start = _decode_cursor(cursor) if cursor is not None else 0
+        if start > len(listing):
+            raise RpcError(INVALID_PARAMS, "Invalid cursor")
+        end = start + self.page_size
+        result: dict[str, Any] = {"tools": list(listing[start:end])}
+        if end < len(listing):
+            result["nextCursor"] = _encode_cursor(end)
+        return result
+
+    # -- tools/call --------------------------------------------------------------------------
+    async def _call_tool(
+        self, view: GatewayView, params: dict[str, Any], request_id: str | int
+    ) -> dict[str, Any]:
+        name = params.get("name")
+        if not isinstance(name, str):
+            raise RpcError(INVALID_PARAMS, "tools/call: name is required")
+        arguments = params.get("arguments")
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise RpcError(INVALID_PARAMS, "tools/call: arguments must be an object")
+        if name == SEARCH_TOOL_NAME and view.search_enabled:
+            return await self._search(view, arguments)
+        tool = view.by_name.get(name)
+        if tool is None:
+            raise RpcError(INVALID_PARAMS, f"Unknown tool: {name}")
+        _validate(tool.validator, arguments, name)
+        custom = {
+            "bedrockAgentCoreToolName": tool.name,
+            "bedrockAgentCoreGatewayId": view.gateway_id,
+            "bedrockAgentCoreTargetId": tool.target_id,
+            "bedrockAgentCoreMessageVersion": "1.0",
+            "bedrockAgentCoreAwsRequestId": str(uuid.uuid4()),
+            "bedrockAgentCoreMcpMessageId": str(request_id),
+        }
+        try:
+            return await anyio.to_thread.run_sync(
+                self._invoke, view, tool, arguments, custom, limiter=self._get_limiter()
+            )
+        except Exception as exc:  # the function is missing or cannot run at all
+            log.warning("tool %s: invocation failed: %s", name, exc)
+            return _tool_error(view, f"Failed to invoke the Lambda function {tool.lambda_arn}: {exc}")
+
+    def _invoke(
+        self, view: GatewayView, tool: Tool, arguments: dict[str, Any], custom: dict[str, str]
+    ) -> dict[str, Any]:
+        result = self.lambdas.invoke(tool.lambda_arn, arguments, client_context={"custom": custom})
+        payload = result.payload
+        if result.function_error:
+            error_type = payload.get("errorType", "Error") if isinstance(payload, dict) else "Error"
+            error_message = payload.get("errorMessage", "") if isinstance(payload, dict) else str(payload)
+            detail = (
+                f"Lambda function {tool.lambda_arn} for tool {tool.name} failed: "
+                f"{error_type}: {error_message}"
+            )
+            return _tool_error(view, detail)
+        text = json.dumps(payload)
+        if len(text) > MAX_PAYLOAD_BYTES:
+            detail = f"Tool {tool.name} returned {len(text)} bytes, over the {MAX_PAYLOAD_BYTES} byte limit"
+            return _tool_error(view, detail)
+        result_body: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": False}
+        if "outputSchema" in tool.definition and isinstance(payload, dict):
+            result_body["structuredContent"] = payload
+        return result_body
+
+    async def _search(self, view: GatewayView, arguments: dict[str, Any]) -> dict[str, Any]:
+        _validate(_SEARCH_VALIDATOR, arguments, SEARCH_TOOL_NAME)
+        query = arguments["query"]
+        try:
+            tools = await anyio.to_thread.run_sync(
+                self.catalog.search, view, query, limiter=self._get_limiter()
+            )
+        except Exception as exc:
+            log.exception("search on gateway %s failed", view.gateway_id)
+            return _tool_error(view, f"Tool search failed: {type(exc).__name__}: {exc}")
+        found = {"tools": tools}
+        return {
+            "content": [{"type": "text", "text": json.dumps(found)}],
+            "structuredContent": found,
+            "isError": False,
+        }
+
+    def _get_limiter(self) -> anyio.CapacityLimiter:
+        # Created lazily: a CapacityLimiter belongs to the event loop that first uses it.
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self._max_concurrent)
+        return self._limiter
+
+
+class _Asgi:
+    """Wraps a method so Starlette's Route treats it as a raw ASGI app (not request -> response)."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self._app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+
+_SEARCH_VALIDATOR = jsonschema.Draft202012Validator(SEARCH_TOOL["inputSchema"])
+
+
+def _validate(validator: Any, arguments: dict[str, Any], name: str) -> None:
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path)
+        location = f" at {where}" if where else ""
+        raise RpcError(INVALID_PARAMS, f"Invalid arguments for tool {name}{location}: {error.message}")
+
+
+def _tool_error(view: GatewayView, detail: str) -> dict[str, Any]:
+    if view.debug:
+        return {"content": [{"type": "text", "text": detail}], "isError": True, "_meta": {"debug": detail}}
+    return {"content": [{"type": "text", "text": GENERIC_TOOL_ERROR}], "isError": True}
+
+
+def _encode_cursor(offset: int) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: Any) -> int:
+    import base64
+
+    if not isinstance(cursor, str):
+        raise RpcError(INVALID_PARAMS, "Invalid cursor")
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        offset = data["offset"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise RpcError(INVALID_PARAMS, "Invalid cursor") from exc
+    if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+        raise RpcError(INVALID_PARAMS, "Invalid cursor")
+    return offset
+
+
+def _wants_sse(accept: str) -> bool | None:
+    """False: answer JSON; True: answer one SSE event; None: the client accepts neither."""
+    if not accept:
+        return False
+    accept = accept.lower()
+    if "application/json" in accept or "*/*" in accept or "application/*" in accept:
+        return False
+    if "text/event-stream" in accept or "text/*" in accept:
+        return True
+    return None
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
+    length = headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_PAYLOAD_BYTES:
+        raise _PayloadTooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_PAYLOAD_BYTES:
+            raise _PayloadTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _rpc_error(request_id: Any, code: int, message: str) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+
+
+async def _send_json(
+    send: Send, status: int, body: dict[str, Any], *, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    data = json.dumps(body, separators=(",", ":")).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]
+    if extra:
+        headers.extend(extra)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _send_sse(send: Send, status: int, body: dict[str, Any], extra: list[tuple[bytes, bytes]]) -> None:
+    data = b"event: message\ndata: " + json.dumps(body, separators=(",", ":")).encode() + b"\n\n"
+    headers = [
+        (b"content-type", b"text/event-stream"),
+        (b"cache-control", b"no-cache"),
+        (b"content-length", str(len(data)).encode()),
+        *extra,
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": data})
+
+
+async def _send_empty(send: Send, status: int) -> None:
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-length", b"0")]})
+    await send({"type": "http.response.body", "body": b""})

@@ -1,0 +1,254 @@
+"""What each gateway serves, read from the emulated control plane (moto's backend, in-process).
+
+A `GatewayView` is an immutable snapshot of one gateway: its authorizer and protocol
+configuration and its tools (`{target}___{tool}`, with compiled argument validators and the
+Lambda that serves each). `Catalog.view(gateway_id)` rebuilds the snapshot only when the
+gateway or its targets changed (their `updatedAt`, status or configuration object), so a
+tool added to the emulated control plane shows up on the next request while a steady
+request stream costs a cheap fingerprint per request.
+
+The semantic search index is kept per gateway and updated incrementally (only the tools that
+changed are re-embedded), off the event loop, when a search runs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import jsonschema
+from jsonschema.protocols import Validator
+
+from agentgw_local.aws import ACCOUNT_ID
+
+log = logging.getLogger(__name__)
+
+TOOL_NAME_SEPARATOR = "___"
+SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
+SEARCH_RESULTS = 10
+SEARCH_TOOL: dict[str, Any] = {
+    "name": SEARCH_TOOL_NAME,
+    "description": (
+        "A special tool that returns a trimmed down list of tools given a context. Use this tool only "
+        "when there are many tools available and you want to get a subset that matches the provided context."
+    ),
+    "inputSchema": {
+        "type": "object",
+        "properties": {"query": {"type": "string", "description": "search query"}},
+        "required": ["query"],
+    },
+}
+
+# Statuses in which AgentCore serves a gateway / a target's tools.
+SERVING_GATEWAY = frozenset({"READY", "UPDATING", "UPDATE_UNSUCCESSFUL"})
+SERVING_TARGET = frozenset(
+    {"READY", "UPDATING", "UPDATE_UNSUCCESSFUL", "SYNCHRONIZING", "SYNCHRONIZE_UNSUCCESSFUL"}
+)
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str  # prefixed: {target}___{tool}
+    definition: dict[str, Any]  # what tools/list shows
+    target_id: str
+    target_name: str
+    lambda_arn: str
+    validator: Validator
+
+
+@dataclass(frozen=True)
+class GatewayView:
+    gateway_id: str
+    name: str
+    status: str
+    authorizer_type: str
+    authorizer: dict[str, Any]  # customJWTAuthorizer
+    protocol: dict[str, Any]  # protocolConfiguration.mcp
+    exception_level: str | None
+    tools: tuple[Tool, ...]
+    by_name: Mapping[str, Tool]
+    listing: tuple[dict[str, Any], ...]  # tools/list order, search tool first when enabled
+    fingerprint: tuple[Any, ...] = field(repr=False)
+
+    @property
+    def serving(self) -> bool:
+        return self.status in SERVING_GATEWAY
+
+    @property
+    def search_enabled(self) -> bool:
+        return self.protocol.get("searchType") == "SEMANTIC"
+
+    @property
+    def debug(self) -> bool:
+        return self.exception_level == "DEBUG"
+
+    @property
+    def supported_versions(self) -> list[str]:
+        return list(self.protocol.get("supportedVersions") or [])
+
+
+class Catalog:
+    """Snapshots of the gateways in moto's bedrock-agentcore-control backend."""
+
+    def __init__(
+        self,
+        *,
+        region: str,
+        account_id: str = ACCOUNT_ID,
+        index_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.region = region
+        self.account_id = account_id
+        self._views: dict[str, GatewayView] = {}
+        self._index_factory = index_factory
+        self._indexes: dict[str, _SearchState] = {}
+        self._indexes_lock = threading.Lock()
+
+    def _backend(self) -> Any:
+        from moto.bedrockagentcorecontrol.models import bedrockagentcorecontrol_backends
+
+        return bedrockagentcorecontrol_backends[self.account_id][self.region]
+
+    def view(self, gateway_id: str) -> GatewayView | None:
+        """The gateway's current snapshot, or None when the control plane has no such gateway."""
+        backend = self._backend()
+        gateway = backend.gateways.get(gateway_id)
+        if gateway is None:
+            self._views.pop(gateway_id, None)
+            return None
+        targets = [t for (gid, _), t in list(backend.gateway_targets.items()) if gid == gateway_id]
+        fingerprint = (
+            gateway.updated_at,
+            gateway.status,
+            id(gateway.protocol_configuration),
+            id(gateway.authorizer_configuration),
+            gateway.exception_level,
+            *((t.target_id, t.updated_at, t.status, id(t.target_configuration)) for t in targets),
+        )
+        cached = self._views.get(gateway_id)
+        if cached is not None and cached.fingerprint == fingerprint:
+            return cached
+        view = _build_view(gateway, targets, fingerprint)
+        self._views[gateway_id] = view
+        return view
+
+    # -- search --------------------------------------------------------------------------
+    def search(self, view: GatewayView, query: str, k: int = SEARCH_RESULTS) -> list[dict[str, Any]]:
+        """The `k` tools of `view` most relevant to `query` (blocking: call off the event loop)."""
+        state = self._search_state(view.gateway_id)
+        with state.lock:
+            state.sync(view)
+            return [dict(tool) for tool in state.index.search(query, k=k)]
+
+    def warm(self, gateway_id: str) -> None:
+        """Build the gateway's search index now (blocking), so the first search is fast."""
+        view = self.view(gateway_id)
+        if view is not None and view.search_enabled:
+            state = self._search_state(gateway_id)
+            with state.lock:
+                state.sync(view)
+
+    def _search_state(self, gateway_id: str) -> _SearchState:
+        with self._indexes_lock:
+            state = self._indexes.get(gateway_id)
+            if state is None:
+                state = _SearchState(self._make_index())
+                self._indexes[gateway_id] = state
+            return state
+
+    def _make_index(self) -> Any:
+        if self._index_factory is not None:
+            return self._index_factory()
+        from agentgw_local.search import ToolIndex
+
+        return ToolIndex()
+
+
+class _SearchState:
+    """One gateway's search index and the tool definitions it holds."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+        self.indexed: dict[str, str] = {}  # name -> canonical JSON of the indexed definition
+        self.fingerprint: tuple[Any, ...] | None = None
+        self.lock = threading.Lock()
+
+    def sync(self, view: GatewayView) -> None:
+        if self.fingerprint == view.fingerprint:
+            return
+        current = {tool.name: tool.definition for tool in view.tools}
+        canonical = {name: json.dumps(defn, sort_keys=True) for name, defn in current.items()}
+        gone = [name for name in self.indexed if name not in current]
+        changed = [current[name] for name, text in canonical.items() if self.indexed.get(name) != text]
+        if gone:
+            self.index.remove(gone)
+        if changed:
+            self.index.upsert(changed)
+        self.indexed = canonical
+        self.fingerprint = view.fingerprint
+
+
+def _build_view(gateway: Any, targets: list[Any], fingerprint: tuple[Any, ...]) -> GatewayView:
+    protocol = dict((gateway.protocol_configuration or {}).get("mcp") or {})
+    authorizer = dict((gateway.authorizer_configuration or {}).get("customJWTAuthorizer") or {})
+    tools: list[Tool] = []
+    for target in targets:
+        if target.status not in SERVING_TARGET:
+            continue
+        tools.extend(_target_tools(target))
+    by_name = {tool.name: tool for tool in tools}
+    listing = [tool.definition for tool in tools]
+    if protocol.get("searchType") == "SEMANTIC":
+        listing.insert(0, SEARCH_TOOL)
+    return GatewayView(
+        gateway_id=gateway.gateway_id,
+        name=gateway.name,
+        status=str(gateway.status),
+        authorizer_type=gateway.authorizer_type,
+        authorizer=authorizer,
+        protocol=protocol,
+        exception_level=gateway.exception_level,
+        tools=tuple(tools),
+        by_name=by_name,
+        listing=tuple(listing),
+        fingerprint=fingerprint,
+    )
+
+
+def _target_tools(target: Any) -> list[Tool]:
+    lambda_config = ((target.target_configuration or {}).get("mcp") or {}).get("lambda")
+    if not lambda_config:
+        log.warning("target %s: only Lambda targets are served locally; skipped", target.name)
+        return []
+    payload = (lambda_config.get("toolSchema") or {}).get("inlinePayload")
+    if payload is None:
+        log.warning("target %s: only inline tool schemas are served locally; skipped", target.name)
+        return []
+    tools = []
+    for definition in payload:
+        name = f"{target.name}{TOOL_NAME_SEPARATOR}{definition['name']}"
+        shown: dict[str, Any] = {
+            "name": name,
+            "description": definition.get("description", ""),
+            "inputSchema": definition.get("inputSchema") or {"type": "object"},
+        }
+        if definition.get("outputSchema"):
+            shown["outputSchema"] = definition["outputSchema"]
+        validator_cls = jsonschema.validators.validator_for(
+            shown["inputSchema"], jsonschema.Draft202012Validator
+        )
+        tools.append(
+            Tool(
+                name=name,
+                definition=shown,
+                target_id=target.target_id,
+                target_name=target.name,
+                lambda_arn=lambda_config["lambdaArn"],
+                validator=validator_cls(shown["inputSchema"]),
+            )
+        )
+    return tools
