@@ -31,31 +31,24 @@ def config_parameter_name(environ: dict[str, str] | None = None) -> str:
 
 
 def load_config(parameter_name: str, *, ssm_client: Any = None) -> GatewayConfig:
-    provider = parameters.SSMProvider(boto3_client=ssm_client) if ssm_client is not None else None
+    # A provider per call, not Powertools' module-level default: its boto3 client would keep
+    # the endpoint of the first call (the local stack restarts on new ports).
+    provider = parameters.SSMProvider(boto3_client=ssm_client)
     try:
-        text = (
-            provider.get(parameter_name, force_fetch=True)
-            if provider is not None
-            else parameters.get_parameter(parameter_name, force_fetch=True)
-        )
+        text = provider.get(parameter_name, force_fetch=True)
     except parameters.exceptions.GetParameterError as exc:
         raise ConfigError(f"cannot read the gateway configuration {parameter_name}: {exc}") from exc
     return GatewayConfig.from_json(str(text))
 
 
 def load_credentials(secret_arn: str, *, secrets_client: Any = None) -> ClientCredentials:
-    provider = parameters.SecretsProvider(boto3_client=secrets_client) if secrets_client is not None else None
+    provider = parameters.SecretsProvider(boto3_client=secrets_client)
     try:
-        text = (
-            provider.get(secret_arn, force_fetch=True)
-            if provider is not None
-            else parameters.get_secret(secret_arn, force_fetch=True)
-        )
+        text = provider.get(secret_arn, force_fetch=True)
     except parameters.exceptions.GetParameterError as exc:
         # The message names the secret, never its value.
-        raise ConfigError(
-            f"cannot read the client secret {secret_arn}: {type(exc.__cause__ or exc).__name__}"
-        ) from exc
+        reason = type(exc.__cause__ or exc).__name__
+        raise ConfigError(f"cannot read the client secret {secret_arn}: {reason}") from exc
     return ClientCredentials.from_secret_string(str(text))
 
 
