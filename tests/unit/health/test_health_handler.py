@@ -1,0 +1,133 @@
+"""The real health-check handler reading the published configuration from emulated AWS
+(moto server on loopback) and checking the gateway double; metrics captured from stdout."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from health_gateway_double import CLIENT_ID, CLIENT_SECRET, GatewayDouble
+
+from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw.lambda_context import LambdaContext
+from agentgw_local import aws as local_aws
+from agentgw_local.aws import EmulatedAws
+
+ROOT = Path(__file__).resolve().parents[3]
+EVENT = json.loads((ROOT / "events" / "health-check.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def emulator() -> Iterator[EmulatedAws]:
+    # One emulator per process: reuse the local stack's when one is already running.
+    if local_aws._active is not None:
+        yield local_aws._active
+        return
+    with EmulatedAws() as emulated:
+        yield emulated
+
+
+@pytest.fixture(scope="module")
+def handler_module() -> ModuleType:
+    path = ROOT / "functions" / "health_check" / "app.py"
+    spec = importlib.util.spec_from_file_location("agentgw_test_health_check_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def published(
+    emulator: EmulatedAws, gateway: GatewayDouble, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, Any]:
+    suffix = uuid.uuid4().hex[:8]
+    secret_arn = emulator.client("secretsmanager").create_secret(
+        Name=f"agentgw-health-test-{suffix}",
+        SecretString=ClientCredentials(CLIENT_ID, CLIENT_SECRET).to_secret_string(),
+    )["ARN"]
+    config = GatewayConfig(
+        gateway_id=f"gw-{suffix}",
+        gateway_url=gateway.url,
+        region=emulator.region,
+        token_url=gateway.token_url,
+        discovery_url="http://127.0.0.1:1/.well-known/openid-configuration",
+        client_id=CLIENT_ID,
+        scope="agentgw/invoke",
+        client_secret_arn=secret_arn,
+    )
+    name = f"/agentgw-health-test/{suffix}/gateway"
+    emulator.client("ssm").put_parameter(Name=name, Value=config.to_json(), Type="String")
+    monkeypatch.setenv("AGENTGW_CONFIG_PARAMETER", name)
+    return {"parameter": name, "secret_arn": secret_arn, "config": config}
+
+
+def invoke(module: ModuleType) -> dict[str, Any]:
+    return module.lambda_handler(EVENT, LambdaContext(function_name="HealthCheckFunction"))
+
+
+def emf(out: str) -> list[dict[str, Any]]:
+    docs = []
+    for line in out.splitlines():
+        try:
+            doc = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(doc, dict) and "_aws" in doc:
+            docs.append(doc)
+    return docs
+
+
+def test_handler_reports_healthy_and_emits_success(
+    handler_module: ModuleType, published: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    result = invoke(handler_module)
+    assert result["ok"] is True, result
+    assert result["gateway_id"] == published["config"].gateway_id
+    docs = emf(capsys.readouterr().out)
+    run = next(d for d in docs if "HealthCheckSuccess" in d)
+    assert run["HealthCheckSuccess"] == [1.0]
+    assert {d["Stage"] for d in docs if "Stage" in d} == {s["name"] for s in result["stages"]}
+
+
+def test_handler_picks_up_a_revoked_secret(
+    handler_module: ModuleType,
+    emulator: EmulatedAws,
+    published: dict[str, Any],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    emulator.client("secretsmanager").put_secret_value(
+        SecretId=published["secret_arn"],
+        SecretString=ClientCredentials(CLIENT_ID, "rotated-elsewhere").to_secret_string(),
+    )
+    result = invoke(handler_module)
+    assert result["ok"] is False
+    assert [s["name"] for s in result["stages"]] == ["token"]
+    assert "invalid_client" in result["stages"][0]["error"]
+    out = capsys.readouterr().out
+    assert "rotated-elsewhere" not in out and CLIENT_SECRET not in out
+    token_doc = next(d for d in emf(out) if d.get("Stage") == "token")
+    assert token_doc["StageFailure"] == [1.0]
+
+
+def test_handler_without_published_config_fails_token_stage(
+    handler_module: ModuleType,
+    emulator: EmulatedAws,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("AGENTGW_CONFIG_PARAMETER", "/agentgw-health-test/absent/gateway")
+    result = invoke(handler_module)
+    assert result["ok"] is False
+    assert result["stages"][0]["name"] == "token"
+    assert "/agentgw-health-test/absent/gateway" in result["stages"][0]["error"]
+    run = next(d for d in emf(capsys.readouterr().out) if "HealthCheckFailure" in d)
+    assert run["HealthCheckFailure"] == [1.0]
