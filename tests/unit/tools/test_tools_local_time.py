@@ -90,6 +90,36 @@ def test_input_matching_is_forgiving(text: str, zone: str) -> None:
     assert resolve_timezone(text)[0] == zone
 
 
+@pytest.mark.parametrize(
+    ("text", "zone"),
+    [
+        ("London, UK", "Europe/London"),
+        ("Seoul, South Korea", "Asia/Seoul"),
+        ("Hanoi, Vietnam", "Asia/Bangkok"),  # a zone serving several countries (zone1970.tab)
+        ("Kolkata, IN", "Asia/Kolkata"),  # India, not Indiana
+        ("Austin, Texas", "America/Chicago"),
+        ("Portland, OR", "America/Los_Angeles"),
+    ],
+)
+def test_qualifier_after_a_comma_is_checked_and_accepted(text: str, zone: str) -> None:
+    assert resolve_timezone(text)[0] == zone
+
+
+@pytest.mark.parametrize(
+    ("text", "known"),
+    [
+        ("Paris, Texas", "the Paris I know is in France, Monaco (Europe/Paris), not 'Texas'"),
+        ("Portland, Maine", "the Portland I know is in United States (America/Los_Angeles), not 'Maine'"),
+    ],
+)
+def test_qualifier_that_contradicts_the_city_is_refused(text: str, known: str) -> None:
+    # Answering with Paris, France for Paris, Texas would be a confident wrong answer.
+    with pytest.raises(NotFoundError) as caught:
+        get_time(text, now=JULY)
+    assert known in str(caught.value)
+    assert repr(text) in str(caught.value)
+
+
 def test_zone_name_input_reports_no_city() -> None:
     assert "city" not in get_time("Europe/Berlin", now=JULY)
 

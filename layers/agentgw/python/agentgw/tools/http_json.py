@@ -42,6 +42,7 @@ class _Attempt(Exception):
         self.detail = detail
         self.retryable = retryable
         self.timed_out = timed_out
+        self.waited_s = 0.0  # the attempt's timeout, set by get_json
 
 
 def get_json(
@@ -71,6 +72,7 @@ def get_json(
         try:
             return _attempt(full_url, timeout)
         except _Attempt as failure:
+            failure.waited_s = timeout
             last = failure
             if not failure.retryable or attempt == settings.retries:
                 break
@@ -79,16 +81,16 @@ def get_json(
             if deadline is not None and time.monotonic() + pause >= deadline:
                 break
             time.sleep(pause)
-    raise UpstreamError(_message(service, last, attempts, settings.timeout_s))
+    raise UpstreamError(_message(service, last, attempts))
 
 
-def _message(service: str, last: _Attempt | None, attempts: int, timeout_s: float) -> str:
+def _message(service: str, last: _Attempt | None, attempts: int) -> str:
     tries = f"{attempts} attempt{'s' if attempts != 1 else ''}"
     if last is None:
         return f"{service} was not called: the tool ran out of time before it could. Try again."
     if last.timed_out:
         return (
-            f"{service} did not answer within {timeout_s:g} s ({tries}); it is slow or unreachable "
+            f"{service} did not answer within {last.waited_s:.2g} s ({tries}); it is slow or unreachable "
             "right now. Try again in a minute."
         )
     if last.retryable:
