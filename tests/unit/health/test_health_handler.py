@@ -6,32 +6,19 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import pytest
-from health_gateway_double import CLIENT_ID, CLIENT_SECRET, GatewayDouble
+from health_gateway_double import CLIENT_ID, CLIENT_SECRET
 
-from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw.config import ClientCredentials
 from agentgw.lambda_context import LambdaContext
-from agentgw_local import aws as local_aws
 from agentgw_local.aws import EmulatedAws
 
 ROOT = Path(__file__).resolve().parents[3]
 EVENT = json.loads((ROOT / "events" / "health-check.json").read_text())
-
-
-@pytest.fixture(scope="module")
-def emulator() -> Iterator[EmulatedAws]:
-    # One emulator per process: reuse the local stack's when one is already running.
-    if local_aws._active is not None:
-        yield local_aws._active
-        return
-    with EmulatedAws() as emulated:
-        yield emulated
 
 
 @pytest.fixture(scope="module")
@@ -43,31 +30,6 @@ def handler_module() -> ModuleType:
     sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
-
-
-@pytest.fixture
-def published(
-    emulator: EmulatedAws, gateway: GatewayDouble, monkeypatch: pytest.MonkeyPatch
-) -> dict[str, Any]:
-    suffix = uuid.uuid4().hex[:8]
-    secret_arn = emulator.client("secretsmanager").create_secret(
-        Name=f"agentgw-health-test-{suffix}",
-        SecretString=ClientCredentials(CLIENT_ID, CLIENT_SECRET).to_secret_string(),
-    )["ARN"]
-    config = GatewayConfig(
-        gateway_id=f"gw-{suffix}",
-        gateway_url=gateway.url,
-        region=emulator.region,
-        token_url=gateway.token_url,
-        discovery_url="http://127.0.0.1:1/.well-known/openid-configuration",
-        client_id=CLIENT_ID,
-        scope="agentgw/invoke",
-        client_secret_arn=secret_arn,
-    )
-    name = f"/agentgw-health-test/{suffix}/gateway"
-    emulator.client("ssm").put_parameter(Name=name, Value=config.to_json(), Type="String")
-    monkeypatch.setenv("AGENTGW_CONFIG_PARAMETER", name)
-    return {"parameter": name, "secret_arn": secret_arn, "config": config}
 
 
 def invoke(module: ModuleType) -> dict[str, Any]:

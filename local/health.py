@@ -1,0 +1,131 @@
+"""`agentgw health`: run the gateway health check from a terminal.
+
+By default against the running local stack (`.agentgw/local.json`, written by
+`agentgw local up`); with `--stack NAME` against a deployed stack, reading the published
+configuration the stack's outputs name (AWS credentials from the usual boto3 chain).
+Exit status: 0 healthy, 1 unhealthy (the failing stage and why are printed), 2 the check
+could not start (no local stack, unknown stack).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from agentgw.config import ClientCredentials
+from agentgw.health import HealthReport, HealthTarget, check_published_gateway, run_health_check
+from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
+from agentgw.oauth import fetch_token
+
+EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
+# Stack outputs that may name the published configuration parameter, most specific first.
+CONFIG_OUTPUT_KEYS = ("ConfigParameterName", "GatewayConfigParameter", "ConfigParameter")
+
+
+class CannotCheck(RuntimeError):
+    """The check cannot start: says what is missing and what to do."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument("--stack", metavar="NAME", help="check a deployed stack instead of the local one")
+    parser.add_argument(
+        "--local-file",
+        type=Path,
+        default=None,
+        help="the local stack's connection file (default .agentgw/local.json)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=DEFAULT_STAGE_TIMEOUT_S,
+        metavar="SECONDS",
+        help=f"per-stage timeout (default {DEFAULT_STAGE_TIMEOUT_S:g})",
+    )
+
+
+def local_report(local_file: Path | None, timeout_s: float) -> HealthReport:
+    from agentgw_local.stack import LOCAL_JSON, StackInfo
+
+    path = local_file or LOCAL_JSON
+    try:
+        info = StackInfo.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CannotCheck(f"{path} not found: start the local stack with `agentgw local up` first") from None
+    except (ValueError, TypeError) as exc:
+        raise CannotCheck(f"{path} is not a local stack file ({exc}); restart `agentgw local up`") from None
+    credentials = ClientCredentials(info.client_id, info.client_secret)
+
+    def token() -> str:
+        return fetch_token(info.token_url, credentials, info.scope).value
+
+    # The local stack always provisions a gateway with semantic search.
+    return run_health_check(
+        HealthTarget(info.gateway_id, info.gateway_url, search_enabled=True), token, stage_timeout_s=timeout_s
+    )
+
+
+def config_parameter_for_stack(stack_name: str, cloudformation: Any = None) -> str:
+    """The SSM parameter holding the published configuration, from the stack's outputs."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    cfn = cloudformation or boto3.client("cloudformation")
+    try:
+        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as exc:
+        raise CannotCheck(f"stack {stack_name}: {exc.response['Error'].get('Message', exc)}") from None
+    except BotoCoreError as exc:
+        raise CannotCheck(f"cannot reach CloudFormation: {exc}") from None
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
+    for key in CONFIG_OUTPUT_KEYS:
+        if outputs.get(key):
+            return outputs[key]
+    raise CannotCheck(
+        f"stack {stack_name} has no output naming the gateway configuration "
+        f"(looked for {', '.join(CONFIG_OUTPUT_KEYS)}); is it deployed and provisioned?"
+    )
+
+
+def print_report(report: HealthReport, out: TextIO) -> None:
+    for stage in report.stages:
+        mark = "skip" if stage.skipped else ("ok" if stage.ok else "FAIL")
+        line = f"  {mark:<4} {stage.name:<15} {stage.latency_ms:>8.1f} ms"
+        note = stage.error if not stage.ok else stage.detail
+        if note:
+            line += f"  {note}"
+        print(line, file=out)
+    print(report.summary(), file=out)
+
+
+def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+    try:
+        if args.stack:
+            report = check_published_gateway(
+                config_parameter_for_stack(args.stack), stage_timeout_s=args.timeout
+            )
+        else:
+            report = local_report(args.local_file, args.timeout)
+    except CannotCheck as exc:
+        print(f"agentgw health: {exc}", file=err)
+        return EXIT_CANNOT_CHECK
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2), file=out)
+    else:
+        print(f"gateway {report.gateway_id or '?'} checked at {report.checked_at}", file=out)
+        print_report(report, out)
+    return EXIT_HEALTHY if report.ok else EXIT_UNHEALTHY
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="agentgw health", description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
