@@ -1,0 +1,102 @@
+"""The local stack's HTTP front: one Starlette app on one loopback port, served by uvicorn.
+
+It carries the emulated Cognito endpoints, the gateway data plane and any extra routes
+(the agent API mounts itself through `extra_routes`). The listening socket is bound up
+front, so a busy port fails fast with a clear message and port 0 learns its real port
+before anything (provisioning, the endpoint URLs) needs it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import AsyncIterator, Sequence
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute
+
+from agentgw_local.aws import PortInUse
+from agentgw_local.cognito import EmulatedCognito
+from agentgw_local.gateway import LocalGateway
+
+START_TIMEOUT_S = 10.0
+
+
+def build_app(
+    cognito: EmulatedCognito, gateway: LocalGateway, extra_routes: Sequence[BaseRoute] = ()
+) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        await gateway.aclose()
+
+    return Starlette(routes=[*cognito.routes(), *gateway.routes(), *extra_routes], lifespan=lifespan)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """Bind and listen on `host:port` (0 picks a free port); PortInUse says when it is taken."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port "
+            "(agentgw local up --port N)"
+        ) from exc
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class HttpServer:
+    """uvicorn on a pre-bound socket, in a background thread."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.host, self.port = sock.getsockname()[:2]
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self, app: Starlette) -> None:
+        config = uvicorn.Config(
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="on",
+            timeout_graceful_shutdown=3,
+            timeout_keep_alive=30,
+        )
+        server = uvicorn.Server(config)
+        self._server = server
+        self._thread = threading.Thread(target=self._run, name="agentgw-http", daemon=True)
+        self._thread.start()
+        deadline = START_TIMEOUT_S
+        while not server.started:
+            if not self._thread.is_alive():
+                raise RuntimeError("the local HTTP server failed to start (see the log above)")
+            deadline -= 0.01
+            if deadline <= 0:
+                raise RuntimeError("the local HTTP server did not start in time")
+            threading.Event().wait(0.01)
+
+    def _run(self) -> None:
+        assert self._server is not None
+        asyncio.run(self._server.serve(sockets=[self.sock]))
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+        self._server = None
+        self.sock.close()

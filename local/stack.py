@@ -1,0 +1,192 @@
+"""The whole local stack in one object: emulated AWS, the HTTP front, provisioning.
+
+`LocalStack.start()` binds the HTTP port (failing fast when busy), starts moto on loopback,
+points the endpoint URLs (`agentgw.endpoints`) at the HTTP front, starts serving, then
+runs the real provisioning state machine and reads back what it published. `stop()` undoes
+all of it. `agentgw local up` and the integration tests' session fixture both use it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw_local.aws import EmulatedAws
+from agentgw_local.cognito import EmulatedCognito
+from agentgw_local.gateway import LocalGateway
+from agentgw_local.server import HttpServer, bind, build_app
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_STACK_NAME = "agentgw-local"
+LOCAL_JSON = Path(".agentgw") / "local.json"
+
+
+@dataclass(frozen=True)
+class StackInfo:
+    """Where the running stack is and how to get a token (contains the client secret)."""
+
+    gateway_id: str
+    gateway_url: str
+    token_url: str
+    discovery_url: str
+    client_id: str
+    client_secret: str
+    scope: str
+    region: str
+    api_url: str | None = None
+
+    def __repr__(self) -> str:  # never print the secret
+        return (
+            f"StackInfo(gateway_url={self.gateway_url!r}, client_id={self.client_id!r}, client_secret='***')"
+        )
+
+    def to_json(self) -> str:
+        data = {k: v for k, v in asdict(self).items() if v is not None}
+        return json.dumps(data, indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> StackInfo:
+        data = json.loads(text)
+        fields = cls.__dataclass_fields__
+        return cls(**{k: v for k, v in data.items() if k in fields})
+
+    def write(self, path: Path = LOCAL_JSON) -> Path:
+        """Write the file readable by its owner only (it holds the client secret)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
+        os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
+        return path
+
+
+class LocalStack:
+    """Emulated AWS + Cognito + gateway (+ extra routes) on loopback, provisioned for real."""
+
+    def __init__(
+        self,
+        *,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        aws_port: int = 0,
+        region: str = "us-east-1",
+        stack_name: str = DEFAULT_STACK_NAME,
+        page_size: int = 30,
+        provision: bool = True,
+        on_state: Callable[[Any], None] | None = None,
+        extra_routes: Sequence[BaseRoute] = (),
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.aws_port = aws_port
+        self.region = region
+        self.stack_name = stack_name
+        self.page_size = page_size
+        self.should_provision = provision
+        self.on_state = on_state
+        self.extra_routes = list(extra_routes)
+        self.aws: EmulatedAws | None = None
+        self.http: HttpServer | None = None
+        self.cognito: EmulatedCognito | None = None
+        self.gateway: LocalGateway | None = None
+        self.provision_result: Any = None
+        self.info: StackInfo | None = None
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def base_url(self) -> str:
+        assert self.http is not None, "stack not started"
+        return self.http.base_url
+
+    def start(self) -> LocalStack:
+        sock = bind(self.host, self.port)  # first: a busy port must fail before anything starts
+        self.http = HttpServer(sock)
+        try:
+            self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
+            base = self.http.base_url
+            self._set_env(
+                {
+                    "AGENTGW_GATEWAY_URL_TEMPLATE": f"{base}/gateways/{{gateway_id}}/mcp",
+                    "AGENTGW_COGNITO_IDP_URL": f"{base}/cognito-idp",
+                    "AGENTGW_COGNITO_DOMAIN_URL_TEMPLATE": f"{base}/cognito/{{domain}}",
+                }
+            )
+            self.cognito = EmulatedCognito(region=self.region)
+            self.gateway = LocalGateway(
+                base_url=base, region=self.region, lambdas=self.aws.lambdas, page_size=self.page_size
+            )
+            self.http.start(build_app(self.cognito, self.gateway, self.extra_routes))
+            if self.should_provision:
+                self.info = self._provision()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _provision(self) -> StackInfo:
+        from agentgw_local.provision import provision
+
+        assert self.aws is not None
+        kwargs: dict[str, Any] = {"stack_name": self.stack_name, "wait_seconds": 0}
+        if self.on_state is not None:
+            kwargs["on_state"] = self.on_state
+        result = provision(self.aws, **kwargs)
+        self.provision_result = result
+        if getattr(result, "status", None) != "SUCCEEDED":
+            raise RuntimeError(f"provisioning {self.stack_name} ended {getattr(result, 'status', result)}")
+        config: GatewayConfig = result.config
+        secret = self.aws.client("secretsmanager").get_secret_value(SecretId=config.client_secret_arn)
+        credentials = ClientCredentials.from_secret_string(secret["SecretString"])
+        return StackInfo(
+            gateway_id=config.gateway_id,
+            gateway_url=config.gateway_url,
+            token_url=config.token_url,
+            discovery_url=config.discovery_url,
+            client_id=credentials.client_id,
+            client_secret=credentials.client_secret,
+            scope=config.scope,
+            region=config.region,
+        )
+
+    def with_api_url(self, api_url: str) -> StackInfo:
+        """Record the agent API's URL once it is mounted (the agent engineer's hook)."""
+        assert self.info is not None
+        self.info = StackInfo(**{**asdict(self.info), "api_url": api_url})
+        return self.info
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.stop()
+            self.http = None
+        if self.aws is not None:
+            self.aws.stop()
+            self.aws = None
+        self._restore_env()
+
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _set_env(self, values: dict[str, str]) -> None:
+        # URLs only (never secrets): the handlers running in-process derive endpoints from them.
+        for key, value in values.items():
+            self._saved_env.setdefault(key, os.environ.get(key))
+            os.environ[key] = value
+
+    def _restore_env(self) -> None:
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        self._saved_env.clear()

@@ -1,0 +1,260 @@
+"""`agentgw tools list|search QUERY|call NAME --args JSON [--json]`: the gateway from a terminal.
+
+It talks to the gateway the way an agent does: a client_credentials token from the token
+endpoint, then the mcp SDK's streamable HTTP client. By default it targets the running local
+stack (`.agentgw/local.json`, written by `agentgw local up`); `--stack NAME` targets a deployed
+stack instead, reading the configuration provisioning published (SSM parameter) and the
+client secret (Secrets Manager) with the caller's AWS credentials.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import anyio
+import httpx2
+from mcp import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared.exceptions import MCPError
+
+from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
+from agentgw.oauth import TokenError, fetch_token
+from agentgw_local.stack import LOCAL_JSON, StackInfo
+
+SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
+MAX_PAGES = 1000
+TIMEOUT_S = 60.0
+
+T = TypeVar("T")
+
+
+class CliError(Exception):
+    """A failure to report in one line (exit status 1)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    gateway_url: str
+    token_url: str
+    scope: str
+    credentials: ClientCredentials
+
+
+# -- where the gateway is -----------------------------------------------------------------------
+def config_parameter_name(stack_name: str, region: str | None = None) -> str:
+    """The SSM parameter holding a deployed stack's GatewayConfig, named by the stack's outputs."""
+    import boto3
+
+    from agentgw_local.health import CannotCheck, config_parameter_for_stack
+
+    try:
+        return config_parameter_for_stack(stack_name, boto3.client("cloudformation", region_name=region))
+    except CannotCheck as exc:
+        raise CliError(str(exc)) from None
+
+
+def local_target(path: Path = LOCAL_JSON) -> Target:
+    try:
+        info = StackInfo.from_json(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CliError(
+            f"{path} not found: start the local stack with `agentgw local up`, or pass --stack NAME"
+        ) from None
+    except (ValueError, TypeError) as exc:
+        raise CliError(f"{path} is not a local stack description: {exc}") from None
+    return Target(
+        info.gateway_url, info.token_url, info.scope, ClientCredentials(info.client_id, info.client_secret)
+    )
+
+
+def deployed_target(stack_name: str, parameter: str | None = None, region: str | None = None) -> Target:
+    import boto3
+    import botocore.exceptions
+
+    name = parameter or config_parameter_name(stack_name, region)
+    try:
+        session = boto3.session.Session(region_name=region)
+        text = session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
+        config = GatewayConfig.from_json(text)
+        secret = session.client("secretsmanager").get_secret_value(SecretId=config.client_secret_arn)
+        credentials = ClientCredentials.from_secret_string(secret["SecretString"])
+    except botocore.exceptions.ClientError as exc:
+        raise CliError(f"cannot read the published configuration of {stack_name} ({name}): {exc}") from None
+    except botocore.exceptions.BotoCoreError as exc:
+        raise CliError(f"AWS: {exc}") from None
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    return Target(config.gateway_url, config.token_url, config.scope, credentials)
+
+
+# -- talking MCP --------------------------------------------------------------------------------
+async def with_session(target: Target, work: Callable[[ClientSession], Awaitable[T]]) -> T:
+    try:
+        token = await anyio.to_thread.run_sync(
+            lambda: fetch_token(target.token_url, target.credentials, target.scope or None)
+        )
+    except TokenError as exc:
+        raise CliError(str(exc)) from None
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token.value}"}, timeout=TIMEOUT_S)
+        )
+        read, write = await stack.enter_async_context(
+            streamable_http_client(target.gateway_url, http_client=http)
+        )
+        session = await stack.enter_async_context(ClientSession(read, write))
+        await session.initialize()
+        return await work(session)
+
+
+async def list_tools(session: ClientSession) -> list[dict[str, Any]]:
+    tools: list[dict[str, Any]] = []
+    cursor: str | None = None
+    for _ in range(MAX_PAGES):
+        from mcp import types
+
+        result = await session.list_tools(
+            params=types.PaginatedRequestParams(cursor=cursor) if cursor else None
+        )
+        tools.extend(tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in result.tools)
+        cursor = result.next_cursor
+        if not cursor:
+            return tools
+    raise CliError(f"tools/list did not end within {MAX_PAGES} pages")
+
+
+async def call_tool(session: ClientSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
+    result = await session.call_tool(name, arguments)
+    return result.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+
+def search_results(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The tools a search returned: `structuredContent` or the JSON in `content[0].text`."""
+    found = result.get("structuredContent")
+    if not isinstance(found, dict):
+        try:
+            found = json.loads(result["content"][0]["text"])
+        except (KeyError, IndexError, ValueError, TypeError):
+            raise CliError("the search tool returned no JSON tool list") from None
+    tools = found.get("tools") if isinstance(found, dict) else None
+    if not isinstance(tools, list):
+        raise CliError("the search tool returned no tool list")
+    return tools
+
+
+def text_of(result: dict[str, Any]) -> str:
+    return "\n".join(item.get("text", "") for item in result.get("content", []) if item.get("type") == "text")
+
+
+# -- output -------------------------------------------------------------------------------------
+def print_tools(tools: list[dict[str, Any]], out: Any) -> None:
+    if not tools:
+        print("(no tools)", file=out)
+        return
+    width = min(max(len(t["name"]) for t in tools), 60)
+    for tool in tools:
+        description = " ".join(str(tool.get("description", "")).split())
+        if len(description) > 80:
+            description = description[:77] + "..."
+        print(f"{tool['name']:<{width}}  {description}", file=out)
+
+
+def print_call(result: dict[str, Any], out: Any) -> None:
+    text = text_of(result)
+    with suppress(ValueError):
+        text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    print(text, file=out)
+
+
+# -- the command --------------------------------------------------------------------------------
+def add_parser(subparsers: Any) -> None:
+    """Register `tools` on the `agentgw` parser's subcommands."""
+    tools = subparsers.add_parser("tools", help="list, search and call the gateway's tools")
+    tools_sub = tools.add_subparsers(dest="tools_command", required=True)
+
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--json", action="store_true", help="print the raw JSON result")
+        p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack)")
+        p.add_argument(
+            "--parameter", metavar="SSM_NAME", help="the published config parameter (with --stack)"
+        )
+        p.add_argument("--region", help="AWS region of the deployed stack")
+        p.add_argument("--local-file", type=Path, default=LOCAL_JSON, help=argparse.SUPPRESS)
+        p.set_defaults(func=run)
+
+    common(tools_sub.add_parser("list", help="list every tool (all pages)"))
+    search = tools_sub.add_parser("search", help="semantic search (x_amz_bedrock_agentcore_search)")
+    search.add_argument("query")
+    common(search)
+    call = tools_sub.add_parser("call", help="call a tool")
+    call.add_argument("name", help="the gateway tool name, e.g. timeweather___get_time")
+    call.add_argument("--args", default="{}", metavar="JSON", help="the arguments as a JSON object")
+    common(call)
+
+
+def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    try:
+        return _run(args, out)
+    except CliError as exc:
+        print(f"agentgw tools: {exc}", file=err)
+        return 1
+    except MCPError as exc:
+        print(f"agentgw tools: gateway error {exc.code}: {exc.message}", file=err)
+        return 1
+    except httpx2.HTTPError as exc:
+        print(f"agentgw tools: cannot reach the gateway: {exc}", file=err)
+        return 1
+
+
+def _run(args: argparse.Namespace, out: Any) -> int:
+    if args.stack:
+        target = deployed_target(args.stack, args.parameter, args.region)
+    else:
+        target = local_target(args.local_file)
+    command = args.tools_command
+    if command == "list":
+        tools = anyio.run(with_session, target, list_tools)
+        if args.json:
+            print(json.dumps(tools, indent=2, ensure_ascii=False), file=out)
+        else:
+            print_tools(tools, out)
+        return 0
+    if command == "search":
+
+        async def search(session: ClientSession) -> dict[str, Any]:
+            return await call_tool(session, SEARCH_TOOL, {"query": args.query})
+
+        result = anyio.run(with_session, target, search)
+        if result.get("isError"):
+            raise CliError(f"search failed: {text_of(result)}")
+        found = search_results(result)
+        if args.json:
+            print(json.dumps(found, indent=2, ensure_ascii=False), file=out)
+        else:
+            print_tools(found, out)
+        return 0
+    try:
+        arguments = json.loads(args.args)
+    except ValueError as exc:
+        raise CliError(f"--args is not JSON: {exc}") from None
+    if not isinstance(arguments, dict):
+        raise CliError("--args must be a JSON object")
+
+    async def call(session: ClientSession) -> dict[str, Any]:
+        return await call_tool(session, args.name, arguments)
+
+    result = anyio.run(with_session, target, call)
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    else:
+        print_call(result, out)
+    return 1 if result.get("isError") else 0

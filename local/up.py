@@ -1,0 +1,126 @@
+"""`agentgw local up`: bring the whole system up on loopback and serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from agentgw_local.aws import PortInUse
+from agentgw_local.stack import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    DEFAULT_STACK_NAME,
+    LOCAL_JSON,
+    LocalStack,
+    StackInfo,
+)
+
+
+def add_parser(local_subparsers: Any) -> None:
+    """Register `up` on the `agentgw local` subcommands."""
+    up = local_subparsers.add_parser("up", help="run the whole system offline on loopback until Ctrl-C")
+    up.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
+    up.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="HTTP port: gateway, Cognito, API (default %(default)s)",
+    )
+    up.add_argument(
+        "--aws-port", type=int, default=0, help="port of the emulated AWS endpoint (default: any free)"
+    )
+    up.add_argument(
+        "--stack-name", default=DEFAULT_STACK_NAME, help="stack name to provision (default %(default)s)"
+    )
+    up.add_argument("--page-size", type=int, default=30, help="tools/list page size (default %(default)s)")
+    up.add_argument(
+        "--state-file", type=Path, default=LOCAL_JSON, help="where to write the connection details"
+    )
+    up.set_defaults(func=run)
+
+
+def describe_state(state: Any) -> str:
+    """One progress line for a provisioning state (whatever shape the provisioner reports)."""
+    if isinstance(state, str):
+        return state
+    if isinstance(state, dict):
+        name, status = state.get("name") or state.get("state"), state.get("status")
+        return f"{name} {status}" if status else str(name)
+    name = getattr(state, "name", None)
+    status = getattr(state, "status", None)
+    return f"{name} {status}" if name and status else str(state)
+
+
+def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
+    print("\nagentgw local stack is up (Ctrl-C to stop)\n", file=out)
+    rows = [
+        ("gateway_url", info.gateway_url),
+        ("token_url", info.token_url),
+        ("discovery_url", info.discovery_url),
+        ("client_id", info.client_id),
+        ("client_secret", f"(in {state_file}, mode 0600)"),
+        ("scope", info.scope),
+    ]
+    if info.api_url:
+        rows.append(("api_url", info.api_url))
+    for key, value in rows:
+        print(f"  {key:<14} {value}", file=out)
+    read = f"import json;d=json.load(open('{state_file}'))"
+    print(
+        "\nTry it:\n"
+        "  agentgw tools list\n"
+        '  agentgw tools call timeweather___get_time --args \'{"timezone": "Asia/Tokyo"}\'\n'
+        "\nor with curl:\n"
+        f"  CREDS=$(python3 -c \"{read};print(d['client_id']+':'+d['client_secret'])\")\n"
+        f'  TOKEN=$(curl -s -u "$CREDS" -d grant_type=client_credentials {info.token_url} \\\n'
+        "    | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"access_token\"])')\n"
+        f'  curl -s {info.gateway_url} -H "Authorization: Bearer $TOKEN" \\\n'
+        "    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n"
+        '    -d \'{"jsonrpc":"2.0","id":1,"method":"tools/list"}\'\n',
+        file=out,
+        flush=True,
+    )
+
+
+def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    stop = threading.Event()
+
+    def on_state(state: Any) -> None:
+        print(f"  provision: {describe_state(state)}", file=out, flush=True)
+
+    stack = LocalStack(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        stack_name=args.stack_name,
+        page_size=args.page_size,
+        on_state=on_state,
+    )
+    print(f"agentgw: starting the local stack on {args.host}:{args.port} ...", file=out, flush=True)
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        try:
+            stack.start()
+        except PortInUse as exc:
+            print(f"agentgw local up: {exc}", file=err)
+            return 2
+        assert stack.info is not None
+        stack.info.write(args.state_file)
+        print_ready(stack.info, args.state_file, out)
+        try:
+            while not stop.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+        print("\nagentgw: stopping ...", file=out, flush=True)
+        return 0
+    finally:
+        stack.stop()
+        args.state_file.unlink(missing_ok=True)  # the stack and its credentials are gone
+        signal.signal(signal.SIGTERM, previous)
