@@ -23,7 +23,13 @@ from jsonschema import Draft202012Validator
 
 from agentgw import lambda_context as keys
 from agentgw.tools import TOOL_NAME_SEPARATOR, target_name, tool_definitions
-from agentgw.tools.errors import InternalToolError, InvalidArgumentsError, ToolError, UnknownToolError
+from agentgw.tools.errors import (
+    InternalToolError,
+    InvalidArgumentsError,
+    NotFoundError,
+    ToolError,
+    UnknownToolError,
+)
 from agentgw.tools.local_time import get_time
 from agentgw.tools.weather import get_weather
 
@@ -191,8 +197,13 @@ def handle(event: Any, context: Any, *, logger: Logger, tracer: Tracer, metrics:
             result = run_tool(request, event, context)
     except ToolError as exc:
         _record(metrics, tool, started, failed=True, error_type=type(exc).__name__)
-        log = logger.error if exc.retryable else logger.warning
-        log("tool call failed", extra={"error_type": type(exc).__name__, "error": str(exc)})
+        # The caller's mistakes are warnings; upstream trouble and misconfiguration are errors.
+        caller_error = isinstance(exc, InvalidArgumentsError | NotFoundError | UnknownToolError)
+        log = logger.warning if caller_error else logger.error
+        log(
+            "tool call failed",
+            extra={"error_type": type(exc).__name__, "error": str(exc), "retryable": exc.retryable},
+        )
         raise
     except Exception as exc:
         _record(metrics, tool, started, failed=True, error_type="InternalToolError")

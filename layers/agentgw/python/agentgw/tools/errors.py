@@ -15,7 +15,7 @@ class ToolError(Exception):
     """Base class: the call failed for a reason stated in `str(exc)`."""
 
     #: Whether retrying the same call later may succeed (upstream trouble), as opposed to
-    #: the caller having to change the call (bad input). Logged and used for log levels.
+    #: the caller having to change the call (bad input).
     retryable: bool = False
 
 
