@@ -372,13 +372,16 @@ def _failure_reason(history: list[dict[str, Any]]) -> str | None:
 
 
 def route_function_logs(stream: IO[str] = sys.stderr, level: int | None = None) -> None:
-    """Send the in-process handlers' Powertools logs to `stream` (keeps stdout for the CLI's output)."""
-    for name in ("agentgw-provisioning",):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.StreamHandler):
+    """Send the in-process handlers' Powertools logs to `stream` (keeps stdout for the CLI's
+    output), optionally at another level. Call after the handlers are loaded (`deploy`)."""
+    names = [n for n in logging.root.manager.loggerDict if n == "agentgw" or n.startswith("agentgw")]
+    for name in names:
+        logger = logging.getLogger(name)
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler):
                 handler.setStream(stream)
-        if level is not None:
-            logging.getLogger(name).setLevel(level)
+        if level is not None and logger.handlers:
+            logger.setLevel(level)
 
 
 __all__ = [

@@ -1,0 +1,105 @@
+"""`agentgw local provision`: run the real provisioning workflow on emulated AWS.
+
+Prints one line per state as it is entered and left; `--json` prints only the result
+(`{"status", "states", "gateway", "targets", …}`) on stdout and the progress on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+from agentgw_local.aws import EmulatedAws
+from agentgw_local.provision import (
+    DEFAULT_PORT,
+    DEFAULT_STACK_NAME,
+    ProvisionResult,
+    StateEvent,
+    deploy,
+    provision,
+    route_function_logs,
+    teardown,
+    use_local_stack_urls,
+)
+
+
+def add_parser(local_subparsers: Any) -> None:
+    """Register `provision` on the `agentgw local` subcommands."""
+    cmd = local_subparsers.add_parser(
+        "provision", help="run statemachine/provision.asl.json on emulated AWS with the real handlers"
+    )
+    cmd.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
+    cmd.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="stack name (default %(default)s)")
+    cmd.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PORT,
+        help="port of the local stack the published URLs point at (default %(default)s)",
+    )
+    cmd.add_argument("--wait-seconds", type=int, default=0, help="seconds between polls (default 0)")
+    cmd.add_argument("--max-polls", type=int, default=60, help="polls before giving up (default 60)")
+    cmd.add_argument("--exception-level", choices=["DEBUG", "NONE"], default="DEBUG")
+    cmd.add_argument("--teardown", action="store_true", help="then run the Delete path (sam delete)")
+    cmd.add_argument("--verbose", action="store_true", help="show the handlers' logs (on stderr)")
+    cmd.set_defaults(func=run)
+
+
+def _summary(result: ProvisionResult) -> str:
+    lines = [f"provisioning {result.status}"]
+    if result.gateway:
+        lines.append(
+            f"  gateway  {result.gateway['id']}  {result.gateway['status']}  {result.gateway['url']}"
+        )
+    for target in result.targets:
+        lines.append(f"  target   {target['name']}  {target['id']}  {target['status']}")
+    if result.config:
+        lines.append(f"  config   {result.parameter_name}")
+        lines.append(f"  secret   {result.secret_arn}  (value in Secrets Manager only)")
+    if result.error:
+        lines.append(f"  error    {result.error}")
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    progress = err if args.json else out
+
+    def on_state(event: StateEvent) -> None:
+        print(event.line(), file=progress, flush=True)
+
+    use_local_stack_urls(args.port)
+    with EmulatedAws() as aws:
+        deploy(aws, stack_name=args.stack_name)  # loads the handlers, so their logs can be routed
+        route_function_logs(err, None if args.verbose else logging.WARNING)
+        result = provision(
+            aws,
+            stack_name=args.stack_name,
+            on_state=on_state,
+            wait_seconds=args.wait_seconds,
+            max_polls=args.max_polls,
+            exception_level=args.exception_level,
+        )
+        document: dict[str, Any] = result.to_json()
+        ok = result.status == "SUCCEEDED"
+        if not args.json:
+            print(_summary(result), file=out, flush=True)
+        if args.teardown:
+            removed = teardown(aws, stack_name=args.stack_name, on_state=on_state)
+            document["teardown"] = {
+                "status": removed.status,
+                "deleted": (removed.output.get("teardown") or {}).get("deleted", []),
+                "error": removed.error,
+            }
+            ok = ok and removed.status == "SUCCEEDED"
+            if not args.json:
+                print(
+                    f"teardown {removed.status}: {len(document['teardown']['deleted'])} resources deleted",
+                    file=out,
+                )
+    if args.json:
+        print(json.dumps(document, indent=2), file=out, flush=True)
+    return 0 if ok else 1
