@@ -83,6 +83,7 @@ class LocalStack:
         provision: bool = True,
         on_state: Callable[[Any], None] | None = None,
         extra_routes: Sequence[BaseRoute] = (),
+        aws: EmulatedAws | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -93,7 +94,9 @@ class LocalStack:
         self.should_provision = provision
         self.on_state = on_state
         self.extra_routes = list(extra_routes)
-        self.aws: EmulatedAws | None = None
+        # An emulator already running in this process (moto allows one) is used, not stopped.
+        self.aws: EmulatedAws | None = aws
+        self._owns_aws = aws is None
         self.http: HttpServer | None = None
         self.cognito: EmulatedCognito | None = None
         self.gateway: LocalGateway | None = None
@@ -110,7 +113,9 @@ class LocalStack:
         sock = bind(self.host, self.port)  # first: a busy port must fail before anything starts
         self.http = HttpServer(sock)
         try:
-            self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
+            if self.aws is None:
+                self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
+            self.region = self.aws.region
             base = self.http.base_url
             self._set_env(
                 {
@@ -166,7 +171,7 @@ class LocalStack:
         if self.http is not None:
             self.http.stop()
             self.http = None
-        if self.aws is not None:
+        if self.aws is not None and self._owns_aws:
             self.aws.stop()
             self.aws = None
         self._restore_env()

@@ -47,6 +47,8 @@ def describe_state(state: Any) -> str:
     """One progress line for a provisioning state (whatever shape the provisioner reports)."""
     if isinstance(state, str):
         return state
+    if callable(getattr(state, "line", None)):
+        return str(state.line())
     if isinstance(state, dict):
         name, status = state.get("name") or state.get("state"), state.get("status")
         return f"{name} {status}" if status else str(name)
@@ -92,7 +94,9 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     stop = threading.Event()
 
     def on_state(state: Any) -> None:
-        print(f"  provision: {describe_state(state)}", file=out, flush=True)
+        # One line per state: when it finishes (or fails), not also when it starts.
+        if getattr(state, "phase", None) != "entered":
+            print(f"  provision: {describe_state(state)}", file=out, flush=True)
 
     stack = LocalStack(
         host=args.host,
