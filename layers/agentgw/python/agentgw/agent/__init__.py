@@ -1,0 +1,14 @@
+"""The agent API: prompts answered by a Strands agent through the AgentCore Gateway.
+
+One module per concern:
+
+- `settings`: what the deployment configures (environment variables, never secrets).
+- `credentials`: the published gateway configuration, the client secret and the OAuth token,
+  each cached; the MCP transport's Bearer auth that refreshes the token once on a 401.
+- `tool_loading`: the MCP client per invocation, the cached tool list, search-first
+  selection and model-safe tool name aliases.
+- `models`: the model providers (`bedrock`, `openai`, `offline`).
+- `offline`: the no-LLM provider (search picks the tool, the schema fills its arguments).
+- `service`: request validation, the agent run under a deadline, the response.
+- `runtime_app`: the same service as an AgentCore Runtime entrypoint.
+"""

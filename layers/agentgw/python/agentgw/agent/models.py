@@ -1,0 +1,72 @@
+"""Model providers, chosen by configuration (`AGENTGW_MODEL_PROVIDER`).
+
+- `bedrock`: Strands' BedrockModel with the model id from the template parameter.
+- `openai`: any OpenAI-compatible endpoint (OpenAI, a local Ollama or vLLM): base URL from
+  the environment, API key from Secrets Manager (never an environment variable).
+- `offline`: no language model (`agentgw.agent.offline`).
+
+A provider is a factory `(Settings, ToolSelection) -> (Model, display name)`; more can be
+registered with `register_provider` (used by tests for a scripted model, and by anyone who
+wants another Strands provider without touching the service).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+from strands.models.model import Model
+
+from agentgw.agent import credentials
+from agentgw.agent.offline import MODEL_NAME as OFFLINE_MODEL_NAME
+from agentgw.agent.offline import OfflineModel
+from agentgw.agent.settings import Settings
+from agentgw.agent.tool_loading import ToolSelection
+
+ProviderFactory = Callable[[Settings, ToolSelection], tuple[Model, str]]
+
+_registry: dict[str, ProviderFactory] = {}
+
+
+def register_provider(name: str, factory: ProviderFactory) -> None:
+    _registry[name] = factory
+
+
+def unregister_provider(name: str) -> None:
+    _registry.pop(name, None)
+
+
+def registered_providers() -> list[str]:
+    return list(_registry)
+
+
+def build_model(settings: Settings, selection: ToolSelection) -> tuple[Model, str]:
+    """The model for one request and the name the response reports in `model`."""
+    if settings.provider in _registry:
+        return _registry[settings.provider](settings, selection)
+    if settings.provider == "offline":
+        return OfflineModel(selection.ranking, selection.names, selection.catalog), OFFLINE_MODEL_NAME
+    if settings.provider == "openai":
+        return _openai(settings), f"openai:{settings.model_id}"
+    return _bedrock(settings), f"bedrock:{settings.model_id}"
+
+
+def uses_search_ranking(settings: Settings) -> bool:
+    """Whether the provider needs the gateway's search ranking even for few tools."""
+    return settings.provider == "offline"
+
+
+def _bedrock(settings: Settings) -> Model:
+    from strands.models.bedrock import BedrockModel
+
+    return BedrockModel(model_id=settings.model_id, region_name=os.environ.get("AWS_REGION"))
+
+
+def _openai(settings: Settings) -> Model:
+    from strands.models.openai import OpenAIModel
+
+    key = credentials.api_key(settings.openai_api_key_secret_arn, settings.config_max_age_s)
+    return OpenAIModel(
+        client_args={"base_url": settings.openai_base_url, "api_key": key},
+        model_id=settings.model_id,
+    )

@@ -1,0 +1,432 @@
+"""The agent API's service: validate a prompt request, answer it with a Strands agent, report.
+
+Request  `{"prompt": str, "session_id"?: str}` (body ≤ 32 KiB, prompt ≤ 8000 characters,
+session id `[A-Za-z0-9][A-Za-z0-9._-]{0,127}`). Anything else is a 400 whose JSON says what
+is wrong.
+
+Response `{"answer", "session_id", "tool_calls": [{"name", "arguments", "is_error",
+"latency_ms"}], "model", "usage": {"input_tokens", "output_tokens"}, "request_id"}`.
+
+Per request: the cached gateway config and token (`credentials`), one MCP session opened
+and closed here (`tool_loading.gateway_session`), the tools for this prompt (cached list,
+search-first when there are many), a model by configuration (`models`), and a session
+manager keyed by `session_id` (S3 in AWS, files locally). The agent runs in a worker thread
+under a deadline below API Gateway's 30 s: past it the agent is cancelled, the MCP session
+closed, and the answer is a 504 with the tool calls made so far.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+from strands import Agent
+from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
+from strands.session import FileSessionManager, S3SessionManager
+from strands.session.session_manager import SessionManager
+
+from agentgw.agent import credentials, models
+from agentgw.agent.settings import (
+    MAX_BODY_BYTES,
+    MAX_PROMPT_CHARS,
+    MAX_SESSION_ID_CHARS,
+    Settings,
+    SettingsError,
+)
+from agentgw.agent.tool_loading import ToolLoadingError, ToolSelection, gateway_session, select_tools
+from agentgw.config import ConfigError
+from agentgw.oauth import TokenError
+
+ALLOWED_FIELDS = ("prompt", "session_id")
+SESSION_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SESSION_ID_CHARS - 1}}}$")
+AGENT_ID = "agentgw"
+# Time kept back from Lambda's own timeout to answer, close the MCP session and flush metrics.
+LAMBDA_MARGIN_S = 2.0
+# How long a cancelled agent gets to stop before we answer anyway.
+CANCEL_GRACE_S = 2.0
+DEFAULT_SESSION_DIR = "/tmp/agentgw-sessions"
+
+_log = logging.getLogger(__name__)
+
+
+class MetricsSink(Protocol):
+    def add_metric(self, name: str, unit: Any, value: float) -> None: ...
+
+
+class RequestError(ValueError):
+    """A 400: the request is not what the API takes (the message says what is wrong)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class PromptRequest:
+    prompt: str
+    session_id: str | None = None
+
+
+def parse_request(body: str | bytes | Mapping[str, Any] | None) -> PromptRequest:
+    """Validate a request body (raw JSON text/bytes, or an already decoded object)."""
+    if isinstance(body, Mapping):
+        data: Any = dict(body)
+        size = len(json.dumps(data).encode("utf-8"))
+    else:
+        if body is None or (isinstance(body, str | bytes) and not body.strip()):
+            raise RequestError(
+                'the request body is empty; send JSON like {"prompt": "What time is it in Tokyo?"}'
+            )
+        raw = body.encode("utf-8") if isinstance(body, str) else body
+        size = len(raw)
+        if size > MAX_BODY_BYTES:
+            raise RequestError(f"the request body has {size} bytes; the limit is {MAX_BODY_BYTES} bytes")
+        try:
+            data = json.loads(raw)
+        except UnicodeDecodeError:
+            raise RequestError("the request body is not UTF-8 text") from None
+        except json.JSONDecodeError as exc:
+            raise RequestError(
+                f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
+    if size > MAX_BODY_BYTES:
+        raise RequestError(f"the request body has {size} bytes; the limit is {MAX_BODY_BYTES} bytes")
+    if not isinstance(data, dict):
+        raise RequestError(f"the request body must be a JSON object, not {_json_type(data)}")
+    unknown = sorted(set(data) - set(ALLOWED_FIELDS))
+    if unknown:
+        raise RequestError(
+            f"unknown field{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+            f"allowed fields: {', '.join(ALLOWED_FIELDS)}",
+            field=unknown[0],
+        )
+    if "prompt" not in data:
+        raise RequestError('"prompt" is required', field="prompt")
+    prompt = data["prompt"]
+    if not isinstance(prompt, str):
+        raise RequestError(f'"prompt" must be a string, not {_json_type(prompt)}', field="prompt")
+    if not prompt.strip():
+        raise RequestError('"prompt" is empty', field="prompt")
+    if len(prompt) > MAX_PROMPT_CHARS:
+        raise RequestError(
+            f'"prompt" has {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}', field="prompt"
+        )
+    session_id = data.get("session_id")
+    if session_id is not None:
+        if not isinstance(session_id, str):
+            raise RequestError(
+                f'"session_id" must be a string, not {_json_type(session_id)}', field="session_id"
+            )
+        if not SESSION_ID.match(session_id):
+            raise RequestError(
+                f'"session_id" must be 1-{MAX_SESSION_ID_CHARS} characters of letters, digits, ".", "_" '
+                'or "-", starting with a letter or digit',
+                field="session_id",
+            )
+    return PromptRequest(prompt=prompt, session_id=session_id)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "an array"}.get(
+        type(value), "an object"
+    )
+
+
+@dataclass
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+    is_error: bool
+    latency_ms: int
+
+
+class ToolTrace(HookProvider):
+    """Records each tool call (gateway name, arguments, error flag, latency) as it completes."""
+
+    def __init__(self, selection: ToolSelection) -> None:
+        self._selection = selection
+        self._lock = threading.Lock()
+        self._started: dict[str, float] = {}
+        self.calls: list[ToolCall] = []
+
+    def register_hooks(self, registry: HookRegistry, **kwargs: Any) -> None:
+        registry.add_callback(BeforeToolCallEvent, self._before)
+        registry.add_callback(AfterToolCallEvent, self._after)
+
+    def _before(self, event: BeforeToolCallEvent) -> None:
+        with self._lock:
+            self._started[event.tool_use["toolUseId"]] = time.monotonic()
+
+    def _after(self, event: AfterToolCallEvent) -> None:
+        use = event.tool_use
+        with self._lock:
+            started = self._started.pop(use["toolUseId"], None)
+            elapsed = event.duration if event.duration is not None else time.monotonic() - (started or 0)
+            arguments = use.get("input")
+            self.calls.append(
+                ToolCall(
+                    name=self._selection.gateway_name(use["name"]),
+                    arguments=arguments if isinstance(arguments, dict) else {"input": arguments},
+                    is_error=event.exception is not None or event.result.get("status") == "error",
+                    latency_ms=round(elapsed * 1000),
+                )
+            )
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [asdict(call) for call in self.calls]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: dict[str, Any]
+
+
+def error_reply(status: int, code: str, message: str, request_id: str, **extra: Any) -> Reply:
+    return Reply(status, {"error": code, "message": message, **extra, "request_id": request_id})
+
+
+class AgentService:
+    """Answers prompt requests. One instance per process; every call is independent."""
+
+    def __init__(
+        self,
+        settings: Callable[[], Settings] = Settings.from_env,
+        metrics: MetricsSink | None = None,
+        logger: logging.Logger | Any = None,
+    ) -> None:
+        self._settings = settings
+        self._metrics = metrics
+        self._log = logger or _log
+
+    def handle(
+        self,
+        body: str | bytes | Mapping[str, Any] | None,
+        *,
+        request_id: str | None = None,
+        remaining_ms: int | None = None,
+        session_id: str | None = None,
+    ) -> Reply:
+        """Answer one request. `remaining_ms` is Lambda's remaining time, when there is one."""
+        started = time.monotonic()
+        request_id = request_id or str(uuid.uuid4())
+        try:
+            request = parse_request(body)
+        except RequestError as exc:
+            self._metric("BadRequests", 1)
+            extra = {"field": exc.field} if exc.field else {}
+            return error_reply(400, "invalid_request", str(exc), request_id, **extra)
+        try:
+            settings = self._settings()
+        except SettingsError as exc:
+            self._log.error("agent misconfigured: %s", exc)
+            self._metric("Errors", 1)
+            return error_reply(500, "misconfigured", str(exc), request_id)
+        budget = settings.deadline_s
+        if remaining_ms is not None:
+            budget = min(budget, remaining_ms / 1000 - LAMBDA_MARGIN_S)
+        deadline = started + max(budget, 0.5)
+        reply = self._answer(
+            request, request.session_id or session_id or uuid.uuid4().hex, settings, deadline, request_id
+        )
+        self._metric("Latency", (time.monotonic() - started) * 1000, unit="Milliseconds")
+        if reply.status >= 500:
+            self._metric("Errors", 1)
+        return reply
+
+    def _answer(
+        self, request: PromptRequest, session_id: str, settings: Settings, deadline: float, request_id: str
+    ) -> Reply:
+        try:
+            config = credentials.gateway_config(settings.config_parameter, settings.config_max_age_s)
+            auth = credentials.GatewayBearerAuth(credentials.token_cache(config, settings.config_max_age_s))
+            auth.prime()
+        except (ConfigError, TokenError) as exc:
+            self._log.error("gateway credentials unavailable: %s", exc)
+            return error_reply(
+                502, "gateway_unavailable", f"could not authenticate to the gateway: {exc}", request_id
+            )
+        except Exception as exc:  # AWS API errors reading SSM / Secrets Manager
+            self._log.exception("could not read the gateway configuration")
+            return error_reply(
+                502,
+                "gateway_unavailable",
+                f"could not read the gateway configuration ({type(exc).__name__})",
+                request_id,
+            )
+
+        remaining = deadline - time.monotonic()
+        trace: ToolTrace | None = None
+        model_name = settings.provider
+        try:
+            with gateway_session(
+                config.gateway_url, auth, startup_timeout_s=min(settings.mcp_timeout_s, max(remaining, 1))
+            ) as client:
+                selection = select_tools(
+                    client,
+                    request.prompt,
+                    cache_key=config.gateway_url,
+                    ttl_s=settings.tool_list_ttl_s,
+                    threshold=settings.search_threshold,
+                    top_k=settings.search_top_k,
+                    always_search=models.uses_search_ranking(settings),
+                    tool_timeout_s=max(1.0, deadline - time.monotonic()),
+                )
+                self._log.info(
+                    "tools selected",
+                    extra={
+                        "tools_total": selection.total,
+                        "tools_offered": len(selection.tools),
+                        "searched": selection.searched,
+                    },
+                )
+                model, model_name = models.build_model(settings, selection)
+                trace = ToolTrace(selection)
+                agent = Agent(
+                    model=model,
+                    tools=list(selection.tools),
+                    system_prompt=settings.system_prompt,
+                    callback_handler=None,  # the default prints every token to stdout (logs)
+                    session_manager=self._session_manager(settings, session_id),
+                    hooks=[trace],
+                    agent_id=AGENT_ID,
+                    name="agentgw",
+                )
+                outcome = _run_with_deadline(agent, request.prompt, deadline, settings.max_turns)
+        except ToolLoadingError as exc:
+            self._log.error("gateway tools unavailable: %s", exc)
+            return error_reply(502, "gateway_unavailable", str(exc), request_id, session_id=session_id)
+        except Exception as exc:
+            self._log.exception("agent failed")
+            return error_reply(
+                502,
+                "agent_failed",
+                f"the agent failed: {type(exc).__name__}: {str(exc)[:300]}",
+                request_id,
+                session_id=session_id,
+                model=model_name,
+                tool_calls=trace.snapshot() if trace else [],
+            )
+
+        tool_calls = trace.snapshot()
+        usage = outcome.usage
+        self._metric("ToolCalls", len(tool_calls))
+        self._metric("ToolErrors", sum(1 for c in tool_calls if c["is_error"]))
+        self._metric("InputTokens", usage["input_tokens"])
+        self._metric("OutputTokens", usage["output_tokens"])
+        if outcome.error is not None:
+            self._log.error("agent failed", exc_info=outcome.error)
+            return error_reply(
+                502,
+                "agent_failed",
+                f"the agent failed: {type(outcome.error).__name__}: {str(outcome.error)[:300]}",
+                request_id,
+                session_id=session_id,
+                model=model_name,
+                tool_calls=tool_calls,
+            )
+        if outcome.timed_out:
+            self._metric("DeadlineExceeded", 1)
+            return error_reply(
+                504,
+                "deadline_exceeded",
+                f"no answer within the {settings.deadline_s:g} s deadline; the agent was stopped "
+                f"after {len(tool_calls)} tool call(s)",
+                request_id,
+                session_id=session_id,
+                model=model_name,
+                tool_calls=tool_calls,
+                usage=usage,
+            )
+        return Reply(
+            200,
+            {
+                "answer": outcome.answer,
+                "session_id": session_id,
+                "tool_calls": tool_calls,
+                "model": model_name,
+                "usage": usage,
+                "request_id": request_id,
+            },
+        )
+
+    @staticmethod
+    def _session_manager(settings: Settings, session_id: str) -> SessionManager:
+        if settings.session_bucket:
+            return S3SessionManager(
+                session_id=session_id,
+                bucket=settings.session_bucket,
+                prefix=settings.session_prefix,
+                region_name=os.environ.get("AWS_REGION"),
+            )
+        return FileSessionManager(
+            session_id=session_id, storage_dir=settings.session_dir or DEFAULT_SESSION_DIR
+        )
+
+    def _metric(self, name: str, value: float, unit: str = "Count") -> None:
+        if self._metrics is not None:
+            self._metrics.add_metric(name=name, unit=unit, value=value)
+
+
+@dataclass
+class Outcome:
+    answer: str
+    usage: dict[str, int]
+    timed_out: bool
+    error: BaseException | None = None
+
+
+def _run_with_deadline(agent: Agent, prompt: str, deadline: float, max_turns: int) -> Outcome:
+    """Run the agent in a worker thread; at the deadline, cancel it and wait a short grace."""
+    cancel = threading.Event()
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = agent(prompt, cancel_signal=cancel, limits={"turns": max_turns})
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="agentgw-agent", daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    timed_out = worker.is_alive()
+    if timed_out:
+        cancel.set()
+        worker.join(CANCEL_GRACE_S)
+        if worker.is_alive():
+            _log.warning("agent did not stop within %.1f s of cancellation", CANCEL_GRACE_S)
+    result = box.get("result")
+    if result is not None and result.stop_reason == "cancelled":
+        timed_out = True
+    accumulated = agent.event_loop_metrics.accumulated_usage
+    usage = {
+        "input_tokens": int(accumulated.get("inputTokens", 0)),
+        "output_tokens": int(accumulated.get("outputTokens", 0)),
+    }
+    if timed_out:
+        return Outcome("", usage, True)
+    if "error" in box:
+        return Outcome("", usage, False, box["error"])
+    return Outcome(_answer_text(result), usage, False)
+
+
+def _answer_text(result: Any) -> str:
+    content = result.message.get("content", []) if result is not None else []
+    text = "".join(block["text"] for block in content if "text" in block).strip()
+    if text:
+        return text
+    if result is not None and str(result.stop_reason).startswith("limit_"):
+        return f"(stopped: {result.stop_reason} reached before a final answer)"
+    return text

@@ -1,0 +1,231 @@
+"""Which gateway tools the agent gets, and under which names.
+
+- The MCP client is opened and closed inside each invocation (`gateway_session`): it runs a
+  background thread that must not survive a Lambda freeze.
+- The tool list (every `tools/list` page) is cached per gateway URL for a TTL, so a warm
+  function lists tools once per TTL, not once per request.
+- Search-first: when the gateway has more tools than a threshold, the prompt goes to the
+  gateway's `x_amz_bedrock_agentcore_search` tool and only its top results reach the model.
+  Its answer is read from `structuredContent` or from the JSON in `content[0].text`.
+- Model-safe names: Bedrock accepts tool names of at most 64 characters from
+  `[a-zA-Z0-9_-]`; longer or odd gateway names get a stable alias (prefix + hash), and the
+  tool still calls the gateway under its real name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import mcp.types
+from strands.tools.mcp import MCPClient
+from strands.tools.mcp.mcp_agent_tool import MCPAgentTool
+
+SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
+MODEL_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+MAX_TOOL_NAME_CHARS = 64
+_HASH_CHARS = 10
+CATALOG_NAMES = 20
+
+
+class ToolLoadingError(RuntimeError):
+    """The gateway's tools could not be listed or searched (says what failed)."""
+
+
+def tool_alias(name: str) -> str:
+    """The name the model sees: the gateway name when Bedrock accepts it, else a stable alias."""
+    if MODEL_TOOL_NAME.match(name):
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:_HASH_CHARS]
+    readable = re.sub(r"[^a-zA-Z0-9_-]+", "_", name).strip("_") or "tool"
+    # Keep the tool's own name (after `___`) readable, since that is what tells the model most.
+    _, sep, tool = readable.rpartition("___")
+    stem = tool if sep else readable
+    keep = MAX_TOOL_NAME_CHARS - _HASH_CHARS - 1
+    return f"{stem[-keep:].lstrip('_-') or 'tool'}_{digest}"
+
+
+@dataclass
+class _CachedList:
+    tools: list[mcp.types.Tool]
+    expires_at: float
+
+
+class ToolListCache:
+    """Tool lists per gateway URL, each kept for `ttl_s` seconds. Thread-safe."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._lists: dict[str, _CachedList] = {}
+        self.fetches = 0  # how many times a list was fetched from a gateway (metrics, tests)
+
+    def get(self, key: str, ttl_s: float, fetch: Callable[[], list[mcp.types.Tool]]) -> list[mcp.types.Tool]:
+        now = self._clock()
+        with self._lock:
+            cached = self._lists.get(key)
+            if cached is not None and now < cached.expires_at:
+                return cached.tools
+        tools = fetch()
+        with self._lock:
+            self.fetches += 1
+            self._lists[key] = _CachedList(tools, self._clock() + ttl_s)
+        return tools
+
+    def clear(self) -> None:
+        with self._lock:
+            self._lists.clear()
+
+
+TOOL_LISTS = ToolListCache()
+
+
+@contextmanager
+def gateway_session(url: str, auth: httpx.Auth, *, startup_timeout_s: float) -> Iterator[MCPClient]:
+    """An MCP client connected to the gateway for the duration of the block, then stopped."""
+    client = MCPClient(
+        url=url,
+        auth_provider=auth,
+        startup_timeout=max(1, int(startup_timeout_s)),
+        application_name="agentgw-agent",
+    )
+    try:
+        client.start()
+    except Exception as exc:
+        raise ToolLoadingError(f"could not open an MCP session with the gateway: {_root_cause(exc)}") from exc
+    try:
+        yield client
+    finally:
+        client.stop(None, None, None)
+
+
+def list_all_tools(client: MCPClient) -> list[mcp.types.Tool]:
+    """Every tool, following `nextCursor` (strands' `list_tools_sync` returns one page)."""
+    tools: list[mcp.types.Tool] = []
+    cursor: str | None = None
+    for _ in range(1000):  # 100 targets x 1000 tools / 30 a page fits with room to spare
+        page = client.list_tools_sync(cursor, prefix="", tool_filters={})
+        tools.extend(tool.mcp_tool for tool in page)
+        cursor = page.pagination_token
+        if not cursor:
+            return tools
+    raise ToolLoadingError("the gateway's tools/list did not end after 1000 pages")
+
+
+def search_tools(client: MCPClient, query: str) -> list[dict[str, Any]]:
+    """Ask the gateway's search tool; return its tool definitions, most relevant first."""
+    result = client.call_tool_sync(f"search-{uuid.uuid4().hex[:8]}", SEARCH_TOOL_NAME, {"query": query})
+    texts = [item.get("text", "") for item in result.get("content", []) if isinstance(item, dict)]
+    if result.get("status") == "error":
+        raise ToolLoadingError(f"the gateway's search failed: {' '.join(texts)[:300] or 'no detail'}")
+    return parse_search_result(result.get("structuredContent"), texts)
+
+
+def parse_search_result(structured: Any, texts: list[str]) -> list[dict[str, Any]]:
+    """`{"tools": [...]}` from structuredContent, else from the JSON text of content[0]."""
+    payload: Any = structured if isinstance(structured, dict) and "tools" in structured else None
+    if payload is None and texts:
+        try:
+            payload = json.loads(texts[0])
+        except ValueError:
+            raise ToolLoadingError("the gateway's search answered text that is not JSON") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("tools"), list):
+        raise ToolLoadingError('the gateway\'s search answer has no "tools" list')
+    tools = [t for t in payload["tools"] if isinstance(t, dict) and isinstance(t.get("name"), str)]
+    return tools
+
+
+@dataclass
+class ToolSelection:
+    """The tools offered to the model for one request."""
+
+    tools: list[MCPAgentTool]
+    names: dict[str, str] = field(default_factory=dict)  # model-facing alias -> gateway name
+    total: int = 0  # tools on the gateway (search tool excluded)
+    searched: bool = False
+    search_available: bool = False
+    catalog: list[str] = field(default_factory=list)  # a few gateway tool names, for "no tool fits" answers
+
+    @property
+    def ranking(self) -> list[str]:
+        """Model-facing names in the order offered (search relevance when searched)."""
+        return [tool.tool_name for tool in self.tools]
+
+    def gateway_name(self, alias: str) -> str:
+        return self.names.get(alias, alias)
+
+
+def select_tools(
+    client: MCPClient,
+    prompt: str,
+    *,
+    cache_key: str,
+    ttl_s: float,
+    threshold: int,
+    top_k: int,
+    always_search: bool = False,
+    tool_timeout_s: float | None = None,
+    cache: ToolListCache = TOOL_LISTS,
+) -> ToolSelection:
+    """The tools for this prompt: all of them, or the search's top `top_k` when there are many."""
+    try:
+        listed = cache.get(cache_key, ttl_s, lambda: list_all_tools(client))
+    except ToolLoadingError:
+        raise
+    except Exception as exc:
+        raise ToolLoadingError(f"could not list the gateway's tools: {_root_cause(exc)}") from exc
+    by_name = {tool.name: tool for tool in listed if tool.name != SEARCH_TOOL_NAME}
+    search_available = len(by_name) < len(listed)
+    chosen: list[mcp.types.Tool] = list(by_name.values())
+    searched = False
+    if search_available and (always_search or len(by_name) > threshold):
+        found = search_tools(client, prompt)
+        searched = True
+        chosen = []
+        for entry in found:
+            if entry["name"] == SEARCH_TOOL_NAME or any(t.name == entry["name"] for t in chosen):
+                continue
+            tool = by_name.get(entry["name"]) or _tool_from_search(entry)
+            chosen.append(tool)
+            if len(chosen) >= top_k:
+                break
+    timeout = timedelta(seconds=tool_timeout_s) if tool_timeout_s else None
+    agent_tools: list[MCPAgentTool] = []
+    names: dict[str, str] = {}
+    for tool in chosen:
+        alias = tool_alias(tool.name)
+        if alias in names:  # two names, one alias: astronomically unlikely with a 40-bit hash
+            continue
+        names[alias] = tool.name
+        agent_tools.append(MCPAgentTool(tool, client, name_override=alias, timeout=timeout))
+    catalog = sorted(by_name)[:CATALOG_NAMES]
+    return ToolSelection(agent_tools, names, len(by_name), searched, search_available, catalog)
+
+
+def _tool_from_search(entry: dict[str, Any]) -> mcp.types.Tool:
+    schema = entry.get("inputSchema")
+    return mcp.types.Tool.model_validate(
+        {
+            "name": entry["name"],
+            "description": entry.get("description") or "",
+            "inputSchema": schema if isinstance(schema, dict) else {"type": "object"},
+        }
+    )
+
+
+def _root_cause(exc: BaseException) -> str:
+    seen: set[int] = set()
+    while exc.__cause__ is not None and id(exc.__cause__) not in seen:
+        seen.add(id(exc))
+        exc = exc.__cause__
+    return f"{type(exc).__name__}: {exc}"[:300]
