@@ -224,14 +224,14 @@ class AgentService:
         try:
             request = parse_request(body)
         except RequestError as exc:
-            self._metric("BadRequests", 1)
+            self._metric("PromptBadRequests", 1)
             extra = {"field": exc.field} if exc.field else {}
             return error_reply(400, "invalid_request", str(exc), request_id, **extra)
         try:
             settings = self._settings()
         except SettingsError as exc:
             self._log.error("agent misconfigured: %s", exc)
-            self._metric("Errors", 1)
+            self._metric("PromptErrors", 1)
             return error_reply(500, "misconfigured", str(exc), request_id)
         budget = settings.deadline_s
         if remaining_ms is not None:
@@ -240,9 +240,9 @@ class AgentService:
         reply = self._answer(
             request, request.session_id or session_id or uuid.uuid4().hex, settings, deadline, request_id
         )
-        self._metric("Latency", (time.monotonic() - started) * 1000, unit="Milliseconds")
+        self._metric("PromptLatency", (time.monotonic() - started) * 1000, unit="Milliseconds")
         if reply.status >= 500:
-            self._metric("Errors", 1)
+            self._metric("PromptErrors", 1)
         return reply
 
     def _answer(
@@ -321,10 +321,10 @@ class AgentService:
 
         tool_calls = trace.snapshot()
         usage = outcome.usage
-        self._metric("ToolCalls", len(tool_calls))
-        self._metric("ToolErrors", sum(1 for c in tool_calls if c["is_error"]))
-        self._metric("InputTokens", usage["input_tokens"])
-        self._metric("OutputTokens", usage["output_tokens"])
+        self._metric("PromptToolCalls", len(tool_calls))
+        self._metric("PromptToolErrors", sum(1 for c in tool_calls if c["is_error"]))
+        self._metric("PromptInputTokens", usage["input_tokens"])
+        self._metric("PromptOutputTokens", usage["output_tokens"])
         if outcome.error is not None:
             self._log.error("agent failed", exc_info=outcome.error)
             return error_reply(
@@ -337,7 +337,7 @@ class AgentService:
                 tool_calls=tool_calls,
             )
         if outcome.timed_out:
-            self._metric("DeadlineExceeded", 1)
+            self._metric("PromptDeadlineExceeded", 1)
             return error_reply(
                 504,
                 "deadline_exceeded",
