@@ -28,6 +28,7 @@ class Reply:
     status: int = 200
     body: Any = None  # JSON-serialisable, or bytes sent as they are
     delay_s: float = 0.0
+    hang_up: bool = False  # close the connection without answering
 
 
 @dataclass
@@ -75,6 +76,9 @@ def handler_for(server: RecordedOpenMeteo) -> type[BaseHTTPRequestHandler]:
             reply = server.reply_for(parsed.path, query)
             if reply.delay_s and server.release.wait(reply.delay_s):
                 return  # test over: drop the connection
+            if reply.hang_up:
+                self.close_connection = True
+                return
             body = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
             try:
                 self.send_response(reply.status)

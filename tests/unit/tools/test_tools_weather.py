@@ -175,7 +175,16 @@ def test_unreachable_upstream(
     monkeypatch.setenv("AGENTGW_GEOCODING_URL", f"http://127.0.0.1:{port}/v1/search")
 
     with pytest.raises(
-        UpstreamError, match=r"^Open-Meteo geocoding failed: unreachable \(.+\) \(2 attempts\)"
+        UpstreamError,
+        match=r"^Open-Meteo geocoding failed: unreachable \(.+\) \(2 attempts\); the service or the network",
+    ):
+        invoke(WEATHER, {"location": "Seattle"})
+
+
+def test_connection_dropped_without_an_answer(open_meteo: RecordedOpenMeteo, invoke: Invoke) -> None:
+    open_meteo.geocoding["Seattle"] = Reply(hang_up=True)
+    with pytest.raises(
+        UpstreamError, match=r"^Open-Meteo geocoding failed: connection failed \(\w+\) \(2 attempts\)"
     ):
         invoke(WEATHER, {"location": "Seattle"})
 

@@ -37,11 +37,14 @@ class HttpSettings:
 class _Attempt(Exception):
     """One failed attempt: what to tell the caller, and whether another try may help."""
 
-    def __init__(self, detail: str, *, retryable: bool, timed_out: bool = False) -> None:
+    def __init__(
+        self, detail: str, *, retryable: bool, timed_out: bool = False, unreachable: bool = False
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
         self.retryable = retryable
         self.timed_out = timed_out
+        self.unreachable = unreachable
         self.waited_s = 0.0  # the attempt's timeout, set by get_json
 
 
@@ -93,6 +96,11 @@ def _message(service: str, last: _Attempt | None, attempts: int) -> str:
             f"{service} did not answer within {last.waited_s:.2g} s ({tries}); it is slow or unreachable "
             "right now. Try again in a minute."
         )
+    if last.unreachable:
+        return (
+            f"{service} failed: {last.detail} ({tries}); the service or the network to it is down. "
+            "Try again later."
+        )
     if last.retryable:
         return f"{service} failed: {last.detail} ({tries}). The service has a problem; try again later."
     return f"{service} failed: {last.detail}."
@@ -111,11 +119,14 @@ def _attempt(url: str, timeout: float) -> Any:
     except urllib.error.URLError as exc:
         if isinstance(exc.reason, TimeoutError):
             raise _Attempt("timed out", retryable=True, timed_out=True) from None
-        raise _Attempt(f"unreachable ({_describe_os_error(exc.reason)})", retryable=True) from None
+        detail = f"unreachable ({_describe_os_error(exc.reason)})"
+        raise _Attempt(detail, retryable=True, unreachable=True) from None
     except TimeoutError:
         raise _Attempt("timed out", retryable=True, timed_out=True) from None
     except (http.client.HTTPException, ConnectionError) as exc:
-        raise _Attempt(f"connection failed ({type(exc).__name__})", retryable=True) from None
+        raise _Attempt(
+            f"connection failed ({type(exc).__name__})", retryable=True, unreachable=True
+        ) from None
     try:
         return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError):
