@@ -15,15 +15,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import logging
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from agentgw_local.aws import ACCOUNT_ID
 from agentgw_local.lambda_runtime import InvokeResult
@@ -173,9 +175,50 @@ def api_app(
         except TimeoutError:
             # API Gateway gives up on the integration; the function itself runs on.
             return JSONResponse({"message": "Service Unavailable"}, status_code=503)
+        except Exception:  # the function is missing or the runtime broke: what API Gateway says
+            logging.getLogger(__name__).exception("local API: invoking %s failed", function)
+            return JSONResponse({"message": "Internal Server Error"}, status_code=500)
         response = http_response(result)
         response.headers["apigw-requestid"] = event["requestContext"]["requestId"]
         return response
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/{path:path}", dispatch, methods=methods)])
+
+
+# -- the agent API in the local stack ---------------------------------------------------------
+
+AGENT_FUNCTION_LOGICAL_ID = "AgentFunction"
+API_PREFIX = "/api"
+# Where local conversations are kept unless AGENTGW_SESSION_DIR says otherwise.
+LOCAL_SESSION_DIR = ".agentgw/sessions"
+
+
+def agent_function_name(stack_name: str) -> str:
+    """The name provisioning gives the agent function in emulated Lambda (`{stack}-{logical id}`)."""
+    return f"{stack_name}-{AGENT_FUNCTION_LOGICAL_ID}"[:64]
+
+
+def agent_api_route(stack: Any) -> Mount:
+    """`/api/prompt` → the agent function of `stack` (a LocalStack), resolved at request time."""
+
+    def invoke(function: str, event: Any) -> InvokeResult:
+        if stack.aws is None:
+            raise RuntimeError("the local stack is not running")
+        return stack.aws.lambdas.invoke(function, event)
+
+    routes = {("POST", "/prompt"): agent_function_name(stack.stack_name)}
+    return Mount(API_PREFIX, app=api_app(routes, invoke))
+
+
+def agent_environment(parameter_name: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """What the template's AgentFunction environment resolves to locally (no secrets).
+
+    The model provider defaults to `offline` (no account, no network); set
+    AGENTGW_MODEL_PROVIDER (and its companions) before `agentgw local up` to use another.
+    """
+    return {
+        "AGENTGW_CONFIG_PARAMETER": parameter_name,
+        "AGENTGW_MODEL_PROVIDER": environ.get("AGENTGW_MODEL_PROVIDER") or "offline",
+        "AGENTGW_SESSION_DIR": environ.get("AGENTGW_SESSION_DIR") or str(Path(LOCAL_SESSION_DIR).resolve()),
+    }

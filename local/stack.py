@@ -18,6 +18,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw_local.api import API_PREFIX, agent_api_route, agent_environment
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.gateway import LocalGateway
@@ -128,9 +129,12 @@ class LocalStack:
             self.gateway = LocalGateway(
                 base_url=base, region=self.region, lambdas=self.aws.lambdas, page_size=self.page_size
             )
-            self.http.start(build_app(self.cognito, self.gateway, self.extra_routes))
+            # The agent API (/api/prompt → AgentFunction, as API Gateway would call it).
+            api = agent_api_route(self)
+            self.http.start(build_app(self.cognito, self.gateway, [*self.extra_routes, api]))
             if self.should_provision:
                 self.info = self._provision()
+                self._attach_agent_api()
         except BaseException:
             self.stop()
             raise
@@ -160,6 +164,11 @@ class LocalStack:
             scope=config.scope,
             region=config.region,
         )
+
+    def _attach_agent_api(self) -> None:
+        """Give the in-process agent function its template environment (no secrets) and record the URL."""
+        self._set_env(agent_environment(self.provision_result.parameter_name, os.environ))
+        self.with_api_url(self.base_url + API_PREFIX)
 
     def with_api_url(self, api_url: str) -> StackInfo:
         """Record the agent API's URL once it is mounted (the agent engineer's hook)."""
