@@ -1,11 +1,14 @@
 """The errors a tool call can end in, each with a message an agent can act on.
 
-The tool function *raises* these (it never returns an error-shaped success): an unhandled
-Lambda error is what AgentCore Gateway reports as a tool result with `isError: true`. With
-the gateway's `exceptionLevel: DEBUG` the Lambda's `errorMessage` (our `str(exc)`) is the
-text the agent reads; without it the gateway masks every failure as "An internal error
-occurred", so the message is also logged. `errorType` is the class name, so keep the names
-meaningful. Messages never carry stack traces, internal paths or secrets.
+The tool function *raises* these (it never returns an error-shaped success). Why: the
+gateway turns a Lambda's returned JSON into one text content item of a *successful* result
+(`isError: false`) -- AWS documents no returned-payload error shape, so a returned
+`{"error": ...}` would read as success to the agent and to every metric. An unhandled Lambda
+error is what the gateway reports as `isError: true`. With the gateway's
+`exceptionLevel: DEBUG` (documented: "details on ... lambda function errors") the text the
+agent reads carries the Lambda's `errorType` and `errorMessage` (our `str(exc)`); without
+it the gateway masks every failure as "An internal error occurred. Please retry later.",
+so the message is also logged. Messages never carry stack traces, internal paths or secrets.
 """
 
 from __future__ import annotations
