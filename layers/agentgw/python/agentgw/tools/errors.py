@@ -5,8 +5,9 @@ gateway turns a Lambda's returned JSON into one text content item of a *successf
 (`isError: false`) -- AWS documents no returned-payload error shape, so a returned
 `{"error": ...}` would read as success to the agent and to every metric. An unhandled Lambda
 error is what the gateway reports as `isError: true`. With the gateway's
-`exceptionLevel: DEBUG` (documented: "details on ... lambda function errors") the text the
-agent reads carries the Lambda's `errorType` and `errorMessage` (our `str(exc)`); without
+`exceptionLevel: DEBUG` (documented to return "details on ... lambda function errors"; the
+exact wording is AWS's, our local gateway uses "errorType: errorMessage") the agent reads
+our `str(exc)`; without
 it the gateway masks every failure as "An internal error occurred. Please retry later.",
 so the message is also logged. Messages never carry stack traces, internal paths or secrets.
 """
