@@ -7,9 +7,8 @@ gateway turns a Lambda's returned JSON into one text content item of a *successf
 error is what the gateway reports as `isError: true`. With the gateway's
 `exceptionLevel: DEBUG` (documented to return "details on ... lambda function errors"; the
 exact wording is AWS's, our local gateway uses "errorType: errorMessage") the agent reads
-our `str(exc)`; without
-it the gateway masks every failure as "An internal error occurred. Please retry later.",
-so the message is also logged. Messages never carry stack traces, internal paths or secrets.
+our `str(exc)`; without it the gateway masks every failure as "An internal error occurred.
+Please retry later.", so the message is also logged. Messages never carry stack traces, internal paths or secrets.
 """
 
 from __future__ import annotations
