@@ -106,7 +106,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
     try:
         if args.stack:
             report = check_published_gateway(
-                config_parameter_for_stack(args.stack), stage_timeout_s=args.timeout
+                config_parameter_for_stack(args.stack), stage_timeout=args.timeout
             )
         else:
             report = local_report(args.local_file, args.timeout)

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from agentgw.config import ConfigError
 from agentgw.health.expectations import (
     CheckFailed,
     Expectations,
@@ -16,6 +17,7 @@ from agentgw.health.expectations import (
     check_search_rank,
     search_result_names,
 )
+from agentgw.health.source import stage_timeout_s
 from agentgw.tools import target_name, tool_definitions
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -91,3 +93,11 @@ def test_canary_accepts_the_real_get_time_result() -> None:
 
     result = get_time("UTC", now=NOW)
     assert "UTC time" in check_canary_time(json.dumps(result), now=NOW)
+
+
+def test_stage_timeout_from_environment() -> None:
+    assert stage_timeout_s(10.0, {}) == 10.0
+    assert stage_timeout_s(10.0, {"AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS": "2.5"}) == 2.5
+    for bad in ("soon", "0", "-1", "301"):
+        with pytest.raises(ConfigError, match="AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS"):
+            stage_timeout_s(10.0, {"AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS": bad})

@@ -15,7 +15,7 @@ from agentgw.health.expectations import CheckFailed, Expectations
 from agentgw.health.metrics import publish_metrics
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S, HealthTarget, describe, run_health_check
 from agentgw.health.report import STAGES, TOKEN, HealthReport, StageResult
-from agentgw.health.source import config_parameter_name, published_target, token_source
+from agentgw.health.source import config_parameter_name, published_target, stage_timeout_s, token_source
 
 __all__ = [
     "STAGES",
@@ -34,15 +34,17 @@ def check_published_gateway(
     parameter_name: str | None = None,
     expectations: Expectations | None = None,
     *,
-    stage_timeout_s: float = DEFAULT_STAGE_TIMEOUT_S,
+    stage_timeout: float | None = None,
 ) -> HealthReport:
     """Check the gateway described by the published SSM configuration.
 
     A configuration that cannot be read fails the token stage (nothing can authenticate
-    without it), so the run still reports and emits its metrics.
+    without it), so the run still reports and emits its metrics. The per-stage timeout is
+    `stage_timeout`, else `AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS`, else 10 s.
     """
     started = time.perf_counter()
     try:
+        timeout = stage_timeout or stage_timeout_s(DEFAULT_STAGE_TIMEOUT_S)
         target, config = published_target(parameter_name or config_parameter_name())
     except (ConfigError, ValueError) as exc:
         elapsed = round((time.perf_counter() - started) * 1000, 1)
@@ -51,4 +53,4 @@ def check_published_gateway(
             checked_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             stages=[StageResult(TOKEN, False, elapsed, error=describe(exc))],
         )
-    return run_health_check(target, token_source(config), expectations, stage_timeout_s=stage_timeout_s)
+    return run_health_check(target, token_source(config), expectations, stage_timeout_s=timeout)

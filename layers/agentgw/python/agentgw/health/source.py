@@ -18,6 +18,7 @@ from agentgw.health.probe import HealthTarget
 from agentgw.oauth import fetch_token
 
 CONFIG_PARAMETER_ENV = "AGENTGW_CONFIG_PARAMETER"
+STAGE_TIMEOUT_ENV = "AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS"
 
 
 def config_parameter_name(environ: dict[str, str] | None = None) -> str:
@@ -28,6 +29,21 @@ def config_parameter_name(environ: dict[str, str] | None = None) -> str:
             f"{CONFIG_PARAMETER_ENV} is not set: it names the SSM parameter with the gateway config"
         )
     return name
+
+
+def stage_timeout_s(default: float, environ: dict[str, str] | None = None) -> float:
+    """Per-stage timeout: `AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS` when set, else `default`."""
+    env = os.environ if environ is None else environ
+    text = env.get(STAGE_TIMEOUT_ENV, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise ConfigError(f"{STAGE_TIMEOUT_ENV} must be a number of seconds, not {text!r}") from None
+    if not 0 < value <= 300:
+        raise ConfigError(f"{STAGE_TIMEOUT_ENV} must be between 0 and 300 seconds, not {value:g}")
+    return value
 
 
 def load_config(parameter_name: str, *, ssm_client: Any = None) -> GatewayConfig:
