@@ -29,6 +29,7 @@ class Reply:
     body: Any = None  # JSON-serialisable, or bytes sent as they are
     delay_s: float = 0.0
     hang_up: bool = False  # close the connection without answering
+    trickle_s: float = 0.0  # send the body one byte at a time, this long apart
 
 
 @dataclass
@@ -85,7 +86,13 @@ def handler_for(server: RecordedOpenMeteo) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Type", "application/json; charset=utf-8")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(body)
+                if not reply.trickle_s:
+                    self.wfile.write(body)
+                for i in range(len(body) if reply.trickle_s else 0):
+                    self.wfile.write(body[i : i + 1])
+                    self.wfile.flush()
+                    if server.release.wait(reply.trickle_s):
+                        return
             except OSError:
                 pass  # the client gave up (timeout test)
 

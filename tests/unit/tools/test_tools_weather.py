@@ -154,6 +154,21 @@ def test_slow_upstream_times_out_instead_of_hanging(
     assert len(open_meteo.calls("/v1/forecast")) == 2
 
 
+@pytest.mark.timeout(20)  # byte by byte, the body would take over a minute
+def test_trickling_upstream_cannot_outlast_the_timeout(
+    open_meteo: RecordedOpenMeteo, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each byte arrives well within the socket timeout, the whole body never does.
+    monkeypatch.setenv("AGENTGW_HTTP_TIMEOUT_S", "0.3")
+    monkeypatch.setenv("AGENTGW_HTTP_RETRIES", "0")
+    open_meteo.geocoding["Seattle"] = Reply(body=recorded("geocoding_seattle.json"), trickle_s=0.05)
+
+    with pytest.raises(
+        UpstreamError, match=r"^Open-Meteo geocoding did not answer within 0\.3 s \(1 attempt\)"
+    ):
+        invoke(WEATHER, {"location": "Seattle"})
+
+
 def test_lambda_deadline_bounds_the_wait(
     open_meteo: RecordedOpenMeteo, invoke: Invoke, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -8,7 +8,8 @@ error is what the gateway reports as `isError: true`. With the gateway's
 `exceptionLevel: DEBUG` (documented to return "details on ... lambda function errors"; the
 exact wording is AWS's, our local gateway uses "errorType: errorMessage") the agent reads
 our `str(exc)`; without it the gateway masks every failure as "An internal error occurred.
-Please retry later.", so the message is also logged. Messages never carry stack traces, internal paths or secrets.
+Please retry later.", so the message is also logged. Messages never carry stack traces,
+internal paths or secrets.
 """
 
 from __future__ import annotations

@@ -137,7 +137,8 @@ def _read_bounded(response: http.client.HTTPResponse, ends: float) -> bytes:
     """Read the body in chunks so a server that trickles bytes cannot outlast `ends`."""
     chunks: list[bytes] = []
     size = 0
-    while chunk := response.read(65536):
+    # read1 returns whatever has arrived (read(n) would keep waiting for all n bytes).
+    while chunk := response.read1(65536):
         size += len(chunk)
         if size > MAX_BODY_BYTES:
             raise _Attempt("answered with an oversized response", retryable=False)
