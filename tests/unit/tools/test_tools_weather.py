@@ -92,6 +92,16 @@ def test_country_after_a_comma_narrows_the_search(open_meteo: RecordedOpenMeteo,
     assert result["wind"]["direction"] == "N"
 
 
+def test_us_state_code_narrows_the_search(open_meteo: RecordedOpenMeteo, invoke: Invoke) -> None:
+    open_meteo.geocoding["Paris"] = Reply(body=recorded("geocoding_paris.json"))
+    open_meteo.forecast = Reply(body=recorded("forecast_paris_texas.json"))
+
+    result = invoke(WEATHER, {"location": "Paris, TN"})
+
+    assert result["location"]["region"] == "Tennessee"
+    assert open_meteo.calls("/v1/forecast")[0]["latitude"] == "36.302"
+
+
 def test_qualifier_that_matches_nothing_is_not_found(open_meteo: RecordedOpenMeteo, invoke: Invoke) -> None:
     open_meteo.geocoding["Paris"] = Reply(body=recorded("geocoding_paris.json"))
     with pytest.raises(NotFoundError, match="Paris, Narnia"):

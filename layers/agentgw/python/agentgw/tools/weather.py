@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any, TypeVar
 
+from agentgw.tools.cities import US_STATE_ZONES
 from agentgw.tools.errors import ConfigurationError, NotFoundError, UpstreamError
 from agentgw.tools.http_json import HttpSettings, get_json
 from agentgw.tools.wmo_codes import describe
@@ -116,13 +117,15 @@ def geocode(location: str, *, settings: WeatherSettings, deadline: float | None 
     results = _search(location, settings, deadline)
     if not results and "," in location:
         name, _, qualifier = location.partition(",")
-        wanted = qualifier.strip().casefold()
+        wanted = {qualifier.strip().casefold()}
+        wanted |= {state.casefold() for state, code in US_STATE_ZONES if code.casefold() in wanted}
         results = [
             r
             for r in _search(name.strip(), settings, deadline)
             if any(
-                str(r.get(field, "")).casefold().startswith(wanted)
+                str(r.get(field, "")).casefold().startswith(w)
                 for field in ("country", "country_code", "admin1", "admin2")
+                for w in wanted
             )
         ]
     if not results:
