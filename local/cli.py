@@ -18,7 +18,7 @@ LOCAL_COMMANDS: tuple[str, ...] = (
     "agentgw_local.up",
 )
 # Modules whose add_parser() registers a top-level subcommand.
-COMMANDS: tuple[str, ...] = ("agentgw_local.tools_cli", "agentgw_local.invoke")
+COMMANDS: tuple[str, ...] = ("agentgw_local.tools_cli", "agentgw_local.invoke", "agentgw_local.health")
 
 
 def build_parser() -> argparse.ArgumentParser:

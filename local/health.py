@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,9 +31,22 @@ class CannotCheck(RuntimeError):
     """The check cannot start: says what is missing and what to do."""
 
 
+def add_parser(subparsers: Any) -> None:
+    """Register `health` on the `agentgw` parser's subcommands."""
+    parser = subparsers.add_parser(
+        "health",
+        help="check the gateway end to end (token, MCP, tools, search, canary call)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(parser)
+    parser.set_defaults(func=run)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("--stack", metavar="NAME", help="check a deployed stack instead of the local one")
+    parser.add_argument("--region", help="AWS region of the deployed stack (default: boto3's)")
     parser.add_argument(
         "--local-file",
         type=Path,
@@ -69,12 +83,12 @@ def local_report(local_file: Path | None, timeout_s: float) -> HealthReport:
     )
 
 
-def config_parameter_for_stack(stack_name: str, cloudformation: Any = None) -> str:
+def config_parameter_for_stack(stack_name: str, cloudformation: Any = None, region: str | None = None) -> str:
     """The SSM parameter holding the published configuration, from the stack's outputs."""
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    cfn = cloudformation or boto3.client("cloudformation")
+    cfn = cloudformation or boto3.client("cloudformation", region_name=region)
     try:
         stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
     except ClientError as exc:
@@ -105,9 +119,11 @@ def print_report(report: HealthReport, out: TextIO) -> None:
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         if args.stack:
-            report = check_published_gateway(
-                config_parameter_for_stack(args.stack), stage_timeout=args.timeout
-            )
+            if args.region:
+                # The SSM, Secrets Manager and CloudFormation clients all follow it.
+                os.environ["AWS_DEFAULT_REGION"] = args.region
+            parameter = config_parameter_for_stack(args.stack, region=args.region)
+            report = check_published_gateway(parameter, stage_timeout=args.timeout)
         else:
             report = local_report(args.local_file, args.timeout)
     except CannotCheck as exc:
