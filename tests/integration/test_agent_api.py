@@ -1,0 +1,236 @@
+"""POST /prompt over real HTTP on the local stack, with a scripted model (the only double).
+
+The request goes through the local HTTP API (payload 2.0) to the real AgentFunction handler,
+which opens an MCP session with the local gateway (real Cognito token), and the gateway calls
+the real tool Lambda.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+
+from agentgw.agent.settings import MAX_BODY_BYTES, MAX_PROMPT_CHARS
+from agentgw_local.stack import LocalStack
+from integration.agent_support import Script, Turn, prompt, scripted, tool_result_text
+
+__all__ = ["scripted"]  # the fixture, imported for pytest
+
+GET_TIME = "timeweather___get_time"
+GET_WEATHER = "timeweather___get_weather"
+
+
+def api(stack: LocalStack) -> str:
+    assert stack.info is not None and stack.info.api_url
+    return stack.info.api_url
+
+
+def test_one_tool_call(local_stack: LocalStack, scripted: Script) -> None:
+    scripted.play(
+        Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})], input_tokens=100, output_tokens=20),
+        Turn(
+            text=lambda messages: f"Tokyo: {tool_result_text(messages)}", input_tokens=150, output_tokens=30
+        ),
+    )
+    response = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert set(body) == {"answer", "session_id", "tool_calls", "model", "usage", "request_id"}
+    # The answer carries the real tool result the gateway returned to the model.
+    assert '"timezone": "Asia/Tokyo"' in body["answer"]
+    assert body["tool_calls"] == [
+        {
+            "name": GET_TIME,
+            "arguments": {"timezone": "Asia/Tokyo"},
+            "is_error": False,
+            "latency_ms": body["tool_calls"][0]["latency_ms"],
+        }
+    ]
+    assert isinstance(body["tool_calls"][0]["latency_ms"], int)
+    assert body["usage"] == {"input_tokens": 250, "output_tokens": 50}
+    assert body["model"] == "scripted"
+    assert body["session_id"] and body["request_id"]
+    # The model was offered the gateway's tools (two, below the search threshold), not the search tool.
+    assert sorted(scripted.seen[0].tool_names) == [GET_TIME, GET_WEATHER]
+    assert response.headers["x-request-id"] == body["request_id"]
+
+
+def test_two_tool_calls(local_stack: LocalStack, scripted: Script) -> None:
+    scripted.play(
+        Turn(tool_uses=[(GET_TIME, {"timezone": "Europe/Paris"})]),
+        Turn(tool_uses=[(GET_TIME, {"timezone": "America/New_York"})]),
+        Turn(text="Paris and New York times fetched."),
+    )
+    response = prompt(api(local_stack), {"prompt": "What time is it in Paris and in New York?"})
+
+    assert response.status_code == 200, response.text
+    calls = response.json()["tool_calls"]
+    assert [(c["name"], c["arguments"], c["is_error"]) for c in calls] == [
+        (GET_TIME, {"timezone": "Europe/Paris"}, False),
+        (GET_TIME, {"timezone": "America/New_York"}, False),
+    ]
+    # The third model call saw both tool results in the conversation.
+    results = [b for m in scripted.seen[2].messages for b in m["content"] if "toolResult" in b]
+    assert len(results) == 2
+    assert response.json()["usage"] == {"input_tokens": 30, "output_tokens": 15}
+
+
+def test_tool_error_is_reported_not_fatal(local_stack: LocalStack, scripted: Script) -> None:
+    seen_error: dict[str, Any] = {}
+
+    def answer(messages: Any) -> str:
+        seen_error["text"] = tool_result_text(messages)
+        return "That place has no time zone I know."
+
+    scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "Atlantis/Nowhere"})]), Turn(text=answer))
+    response = prompt(api(local_stack), {"prompt": "What time is it in Atlantis?"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["tool_calls"][0]["name"] == GET_TIME
+    assert body["tool_calls"][0]["is_error"] is True
+    assert body["answer"] == "That place has no time zone I know."
+    assert "Atlantis/Nowhere" in seen_error["text"]  # the gateway's DEBUG error text reached the model
+
+
+def test_unknown_tool_name_from_model_is_an_error_result(local_stack: LocalStack, scripted: Script) -> None:
+    scripted.play(Turn(tool_uses=[("timeweather___no_such_tool", {})]), Turn(text="No such tool."))
+    response = prompt(api(local_stack), {"prompt": "Use a tool that does not exist"})
+
+    assert response.status_code == 200, response.text
+    assert response.json()["tool_calls"][0]["is_error"] is True
+
+
+def test_multi_turn_session_keeps_history(local_stack: LocalStack, scripted: Script) -> None:
+    session = "itest-session-1"
+    scripted.play(
+        Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]),
+        Turn(text="It is evening in Tokyo."),
+    )
+    first = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": session})
+    assert first.status_code == 200, first.text
+    assert first.json()["session_id"] == session
+
+    scripted.play(Turn(text="You asked about Tokyo."))
+    second = prompt(api(local_stack), {"prompt": "Which city did I ask about?", "session_id": session})
+    assert second.status_code == 200, second.text
+    assert second.json()["session_id"] == session
+    history = scripted.seen[0].messages
+    texts = [b.get("text") for m in history for b in m["content"] if "text" in b]
+    # The second request's model call saw the whole first exchange, then the new question.
+    assert texts[0] == "What time is it in Tokyo?"
+    assert "It is evening in Tokyo." in texts
+    assert texts[-1] == "Which city did I ask about?"
+    assert any("toolUse" in b for m in history for b in m["content"])
+
+    # Another session starts empty.
+    scripted.play(Turn(text="New conversation."))
+    other = prompt(api(local_stack), {"prompt": "Hello?", "session_id": "itest-session-2"})
+    assert other.status_code == 200
+    assert [m["role"] for m in scripted.seen[0].messages] == ["user"]
+
+
+def test_without_session_id_a_new_session_is_made(local_stack: LocalStack, scripted: Script) -> None:
+    scripted.play(Turn(text="one"))
+    first = prompt(api(local_stack), {"prompt": "first"})
+    scripted.play(Turn(text="two"))
+    second = prompt(api(local_stack), {"prompt": "second"})
+    assert first.json()["session_id"] != second.json()["session_id"]
+    assert len(scripted.seen[0].messages) == 1
+
+
+def test_concurrent_requests_are_independent(local_stack: LocalStack, scripted: Script) -> None:
+    # Several requests at once: each opens and closes its own MCP session.
+    scripted.play(*[Turn(text="ok") for _ in range(4)])
+    results: list[int] = []
+
+    def ask(i: int) -> None:
+        results.append(prompt(api(local_stack), {"prompt": f"question {i}"}).status_code)
+
+    threads = [threading.Thread(target=ask, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200, 200, 200, 200]
+
+
+BAD_REQUESTS = [
+    pytest.param(b"", "the request body is empty", None, id="empty-body"),
+    pytest.param(b"{not json", "not valid JSON", None, id="bad-json"),
+    # API Gateway hands a text body to the function as a string: invalid UTF-8 arrives mangled.
+    pytest.param(b"\xff\xfe{}", "not valid JSON", None, id="not-utf8"),
+    pytest.param(b'["a prompt"]', "must be a JSON object, not an array", None, id="array"),
+    pytest.param(b'"a prompt"', "must be a JSON object, not a string", None, id="string"),
+    pytest.param(b"{}", '"prompt" is required', "prompt", id="missing-prompt"),
+    pytest.param(b'{"session_id": "abc"}', '"prompt" is required', "prompt", id="only-session"),
+    pytest.param(b'{"prompt": ""}', '"prompt" is empty', "prompt", id="empty-prompt"),
+    pytest.param(b'{"prompt": "  \\n\\t "}', '"prompt" is empty', "prompt", id="blank-prompt"),
+    pytest.param(b'{"prompt": 42}', '"prompt" must be a string, not a number', "prompt", id="number-prompt"),
+    pytest.param(b'{"prompt": null}', '"prompt" must be a string, not null', "prompt", id="null-prompt"),
+    pytest.param(
+        b'{"prompt": ["x"]}', '"prompt" must be a string, not an array', "prompt", id="array-prompt"
+    ),
+    pytest.param(
+        json.dumps({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}).encode(),
+        f"the limit is {MAX_PROMPT_CHARS}",
+        "prompt",
+        id="oversized-prompt",
+    ),
+    pytest.param(
+        json.dumps({"prompt": "hi", "pad": "x" * MAX_BODY_BYTES}).encode(),
+        f"the limit is {MAX_BODY_BYTES} bytes",
+        None,
+        id="oversized-body",
+    ),
+    pytest.param(b'{"prompt": "hi", "model": "gpt"}', "unknown field 'model'", "model", id="unknown-field"),
+    pytest.param(b'{"prompt": "hi", "a": 1, "b": 2}', "unknown fields 'a', 'b'", "a", id="unknown-fields"),
+    pytest.param(
+        b'{"prompt": "hi", "session_id": 7}',
+        '"session_id" must be a string',
+        "session_id",
+        id="session-number",
+    ),
+    pytest.param(
+        b'{"prompt": "hi", "session_id": ""}', '"session_id" must be 1-128', "session_id", id="session-empty"
+    ),
+    pytest.param(
+        b'{"prompt": "hi", "session_id": "../etc"}',
+        '"session_id" must be 1-128',
+        "session_id",
+        id="session-path",
+    ),
+    pytest.param(
+        json.dumps({"prompt": "hi", "session_id": "s" * 129}).encode(),
+        '"session_id" must be 1-128',
+        "session_id",
+        id="session-too-long",
+    ),
+]
+
+
+@pytest.mark.parametrize(("raw", "message", "field"), BAD_REQUESTS)
+def test_bad_requests_are_400_with_what_is_wrong(
+    local_stack: LocalStack, scripted: Script, raw: bytes, message: str, field: str | None
+) -> None:
+    response = prompt(api(local_stack), None, raw=raw)
+
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert message in body["message"]
+    assert body.get("field") == field
+    assert body["request_id"]
+    assert scripted.seen == []  # no model call, no MCP session for a bad request
+
+
+def test_unknown_route_is_404(local_stack: LocalStack) -> None:
+    import httpx
+
+    assert httpx.post(f"{api(local_stack)}/nope", content=b"{}").status_code == 404
+    assert httpx.get(f"{api(local_stack)}/prompt").status_code == 404
