@@ -199,11 +199,21 @@ def add_parser(subparsers: Any) -> None:
     common(call)
 
 
+def _leaf(exc: BaseException) -> BaseException:
+    """The one real error inside anyio's task-group wrappers (the MCP client runs in task groups)."""
+    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
+
+
 def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     try:
-        return _run(args, out)
+        try:
+            return _run(args, out)
+        except BaseExceptionGroup as group:
+            raise _leaf(group) from None
     except CliError as exc:
         print(f"agentgw tools: {exc}", file=err)
         return 1

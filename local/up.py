@@ -107,24 +107,29 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         on_state=on_state,
     )
     print(f"agentgw: starting the local stack on {args.host}:{args.port} ...", file=out, flush=True)
-    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         try:
             stack.start()
         except PortInUse as exc:
             print(f"agentgw local up: {exc}", file=err)
             return 2
+        except RuntimeError as exc:
+            print(f"agentgw local up: {exc}", file=err)
+            return 1
         assert stack.info is not None
         stack.info.write(args.state_file)
         print_ready(stack.info, args.state_file, out)
-        try:
-            while not stop.wait(0.5):
-                pass
-        except KeyboardInterrupt:
+        # Ctrl-C and SIGTERM both just ask the main loop to stop, so shutdown runs once, in order
+        # (and works when SIGINT was ignored by a non-interactive parent shell).
+        signal.signal(signal.SIGINT, lambda *_: stop.set())
+        while not stop.wait(0.5):
             pass
         print("\nagentgw: stopping ...", file=out, flush=True)
         return 0
     finally:
         stack.stop()
         args.state_file.unlink(missing_ok=True)  # the stack and its credentials are gone
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

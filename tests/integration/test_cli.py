@@ -1,0 +1,132 @@
+"""`agentgw tools …` against the running stack, and `agentgw local up` as a real process."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agentgw.tools import target_name
+from agentgw_local.cli import build_parser
+from agentgw_local.stack import LocalStack, StackInfo
+
+GET_TIME = f"{target_name()}___get_time"
+AGENTGW = [sys.executable, "-c", "from agentgw_local.cli import main; raise SystemExit(main())"]
+
+
+@pytest.fixture(scope="module")
+def local_file(local_stack: LocalStack, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    assert local_stack.info is not None
+    return local_stack.info.write(tmp_path_factory.mktemp("agentgw") / "local.json")
+
+
+def tools(*argv: str, local_file: Path) -> tuple[int, str, str]:
+    args = build_parser().parse_args(["tools", *argv, "--local-file", str(local_file)])
+    out, err = io.StringIO(), io.StringIO()
+    code = args.func(args, out, err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_local_json_is_private(local_file: Path) -> None:
+    assert stat.S_IMODE(local_file.stat().st_mode) == 0o600
+    info = StackInfo.from_json(local_file.read_text())
+    assert info.client_secret and info.gateway_url.endswith("/mcp")
+    assert info.client_secret not in repr(info)
+
+
+def test_tools_list(local_file: Path) -> None:
+    code, out, _ = tools("list", local_file=local_file)
+    assert code == 0
+    assert GET_TIME in out and "x_amz_bedrock_agentcore_search" in out
+    code, out, _ = tools("list", "--json", local_file=local_file)
+    names = [t["name"] for t in json.loads(out)]
+    assert GET_TIME in names
+
+
+def test_tools_call(local_file: Path) -> None:
+    code, out, _ = tools("call", GET_TIME, "--args", '{"timezone": "UTC"}', local_file=local_file)
+    assert code == 0
+    assert json.loads(out)["utc_offset"] == "+00:00"
+    code, out, _ = tools("call", GET_TIME, "--args", '{"timezone": "UTC"}', "--json", local_file=local_file)
+    assert code == 0 and json.loads(out)["isError"] is False
+
+
+def test_tools_call_errors_exit_1_with_the_reason(local_file: Path) -> None:
+    code, _, err = tools("call", GET_TIME, "--args", "{}", local_file=local_file)
+    assert code == 1 and "-32602" in err and "timezone" in err
+    code, out, _ = tools(
+        "call", GET_TIME, "--args", '{"timezone": "Nowhere/Atlantis"}', local_file=local_file
+    )
+    assert code == 1 and "Atlantis" in out
+    code, _, err = tools("call", GET_TIME, "--args", "not json", local_file=local_file)
+    assert code == 1 and "--args is not JSON" in err
+
+
+def test_tools_search(local_file: Path) -> None:
+    code, out, _ = tools("search", "current weather forecast", "--json", local_file=local_file)
+    assert code == 0
+    assert json.loads(out)[0]["name"] == f"{target_name()}___get_weather"
+
+
+def test_tools_without_a_local_stack(tmp_path: Path) -> None:
+    code, _, err = tools("list", local_file=tmp_path / "missing.json")
+    assert code == 1 and "agentgw local up" in err
+
+
+def _run_up(tmp_path: Path, port: int) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTGW_", "MOTO_"))}
+    return subprocess.Popen(
+        [*AGENTGW, "local", "up", "--port", str(port), "--state-file", str(tmp_path / "local.json")],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_local_up_serves_until_interrupted(tmp_path: Path) -> None:
+    process = _run_up(tmp_path, 0)
+    state = tmp_path / "local.json"
+    try:
+        deadline = time.monotonic() + 240
+        while not state.exists():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "local up did not become ready"
+            time.sleep(0.2)
+        secret = StackInfo.from_json(state.read_text()).client_secret
+        code, out, err = tools("call", GET_TIME, "--args", '{"timezone": "Asia/Tokyo"}', local_file=state)
+        assert code == 0, err
+        assert json.loads(out)["utc_offset"] == "+09:00"
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, stderr
+    assert "provision: ✓ PublishConfig exited" in stdout
+    assert "gateway_url" in stdout and "curl" in stdout
+    assert secret not in stdout and secret not in stderr
+    assert not state.exists()  # the credentials go with the stack
+
+
+def test_local_up_on_a_busy_port_says_so(tmp_path: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        process = _run_up(tmp_path, port)
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 2
+    assert f"port {port} on 127.0.0.1 is busy" in stderr
+    assert "Traceback" not in stderr
