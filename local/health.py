@@ -23,6 +23,9 @@ from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
+# The local gateway embeds its tools for search on the first query (seconds on a small
+# machine); a person at a terminal can wait for that, the scheduled canary uses 10 s.
+LOCAL_STAGE_TIMEOUT_S = 30.0
 # Stack outputs that may name the published configuration parameter, most specific first.
 CONFIG_OUTPUT_KEYS = ("ConfigParameterName", "GatewayConfigParameter", "ConfigParameter")
 
@@ -56,9 +59,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--timeout",
         type=float,
-        default=DEFAULT_STAGE_TIMEOUT_S,
+        default=None,
         metavar="SECONDS",
-        help=f"per-stage timeout (default {DEFAULT_STAGE_TIMEOUT_S:g})",
+        help=(
+            f"per-stage timeout (default {LOCAL_STAGE_TIMEOUT_S:g} locally, "
+            f"{DEFAULT_STAGE_TIMEOUT_S:g} for a deployed stack)"
+        ),
     )
 
 
@@ -123,9 +129,9 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
                 # The SSM, Secrets Manager and CloudFormation clients all follow it.
                 os.environ["AWS_DEFAULT_REGION"] = args.region
             parameter = config_parameter_for_stack(args.stack, region=args.region)
-            report = check_published_gateway(parameter, stage_timeout=args.timeout)
+            report = check_published_gateway(parameter, stage_timeout=args.timeout or DEFAULT_STAGE_TIMEOUT_S)
         else:
-            report = local_report(args.local_file, args.timeout)
+            report = local_report(args.local_file, args.timeout or LOCAL_STAGE_TIMEOUT_S)
     except CannotCheck as exc:
         print(f"agentgw health: {exc}", file=err)
         return EXIT_CANNOT_CHECK
