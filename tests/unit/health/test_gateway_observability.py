@@ -7,7 +7,9 @@ which validates every request against the real CloudWatch Logs service model.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 import boto3
 import pytest
@@ -144,3 +146,104 @@ def test_disable_removes_everything_and_is_idempotent(emulator: EmulatedAws) -> 
     assert {s["name"] for s in logs.describe_delivery_sources()["deliverySources"]} == {"other-source"}
     assert not logs.describe_log_groups(logGroupNamePrefix=names.log_group)["logGroups"]
     assert disable_gateway_observability(logs, stack_name=stack) == []
+
+
+class _ResponseRecorder:
+    """CloudFormation's presigned response URL, on loopback: records each PUT body."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[dict[str, Any]] = []
+        self.bodies = bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_PUT(self) -> None:
+                length = int(self.headers["Content-Length"])
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/response?signed=1"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def recorder() -> Any:
+    rec = _ResponseRecorder()
+    yield rec
+    rec.close()
+
+
+@pytest.fixture(scope="module")
+def observability_handler() -> Any:
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "functions" / "observability" / "app.py"
+    spec = importlib.util.spec_from_file_location("agentgw_test_observability_app", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module.lambda_handler
+
+
+def cfn_event(request_type: str, url: str, **props: Any) -> dict[str, Any]:
+    return {
+        "RequestType": request_type,
+        "ResponseURL": url,
+        "StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/s/1",
+        "RequestId": "req-1",
+        "LogicalResourceId": "GatewayObservabilityDelivery",
+        "ResourceType": "Custom::GatewayObservability",
+        "ResourceProperties": {"ServiceToken": "arn:aws:lambda:x", **props},
+    }
+
+
+def test_custom_resource_delete_answers_success(
+    emulator: EmulatedAws, recorder: _ResponseRecorder, observability_handler: Any
+) -> None:
+    from agentgw.lambda_context import LambdaContext
+
+    event = cfn_event("Delete", recorder.url, StackName="obs-cr-delete")
+    event["PhysicalResourceId"] = "obs-cr-delete-gateway-observability"
+    result = observability_handler(event, LambdaContext(function_name="GatewayObservabilityFunction"))
+    assert result["Status"] == "SUCCESS"
+    (body,) = recorder.bodies
+    assert body["Status"] == "SUCCESS"
+    assert body["PhysicalResourceId"] == "obs-cr-delete-gateway-observability"
+    assert body["RequestId"] == "req-1" and body["LogicalResourceId"] == "GatewayObservabilityDelivery"
+
+
+def test_custom_resource_create_failure_is_reported_not_hung(
+    emulator: EmulatedAws, recorder: _ResponseRecorder, observability_handler: Any
+) -> None:
+    from agentgw.lambda_context import LambdaContext
+
+    # moto does not accept bedrock-agentcore as a delivery source: a real service error.
+    event = cfn_event("Create", recorder.url, StackName="obs-cr-create", GatewayArn=GATEWAY_ARN)
+    result = observability_handler(event, LambdaContext(function_name="GatewayObservabilityFunction"))
+    assert result["Status"] == "FAILED"
+    (body,) = recorder.bodies
+    assert body["Status"] == "FAILED"
+    assert body["Reason"].startswith("ResourceNotFoundException")
+
+
+def test_custom_resource_rejects_a_missing_gateway_arn(recorder: _ResponseRecorder) -> None:
+    from agentgw.provisioning.observability import handle_custom_resource
+
+    body = handle_custom_resource(cfn_event("Create", recorder.url, StackName="s"), logs=None)
+    assert body["Status"] == "FAILED"
+    assert "GatewayArn" in body["Reason"]

@@ -21,10 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from agentgw.provisioning import cfn_response
 
 APPLICATION_LOGS = "APPLICATION_LOGS"
 TRACES = "TRACES"
@@ -168,3 +171,43 @@ def disable_gateway_observability(logs: Any, *, stack_name: str, delete_log_grou
     if delete_log_group:
         gone(logs.delete_log_group, "log-group", logGroupName=names.log_group)
     return removed
+
+
+def handle_custom_resource(event: Mapping[str, Any], logs: Any) -> dict[str, Any]:
+    """Answer a `Custom::GatewayObservability` request; returns the CloudFormation response body.
+
+    Create/Update turn delivery on, Delete turns it off. Any failure becomes FAILED with the
+    reason (the caller sends the body), so the stack never waits for a timeout.
+    """
+    props = event.get("ResourceProperties") or {}
+    stack_name = str(props.get("StackName") or "")
+    request_type = str(event.get("RequestType") or "")
+    physical_id = str(event.get("PhysicalResourceId") or f"{stack_name}-gateway-observability")
+    try:
+        if not stack_name:
+            raise ValueError("StackName property is required")
+        if request_type in ("Create", "Update"):
+            gateway_arn = str(props.get("GatewayArn") or "")
+            if ":gateway/" not in gateway_arn:
+                raise ValueError(f"GatewayArn must be a gateway ARN, got {gateway_arn!r}")
+            retention = int(props.get("RetentionDays") or DEFAULT_RETENTION_DAYS)
+            result = enable_gateway_observability(
+                logs, stack_name=stack_name, gateway_arn=gateway_arn, retention_days=retention
+            )
+            data = {"LogGroup": result["log_group"], "DeliveryIds": ",".join(result["deliveries"])}
+            return cfn_response.response_body(
+                event, cfn_response.SUCCESS, physical_resource_id=physical_id, data=data
+            )
+        if request_type == "Delete":
+            removed = disable_gateway_observability(logs, stack_name=stack_name)
+            reason = f"removed {len(removed)} delivery resources"
+            return cfn_response.response_body(
+                event, cfn_response.SUCCESS, physical_resource_id=physical_id, reason=reason
+            )
+        raise ValueError(f"unknown RequestType {request_type!r}")
+    except Exception as exc:
+        # A failed Delete must not block `sam delete` forever either: report it, with why.
+        reason = f"{type(exc).__name__}: {exc}"
+        return cfn_response.response_body(
+            event, cfn_response.FAILED, physical_resource_id=physical_id, reason=reason
+        )
