@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentgw.tools.dispatch import handle
 
 logger = Logger()
 tracer = Tracer()
-metrics = Metrics(namespace="agentgw")
 
 
+# Metrics (namespace "agentgw": ToolLatency, ToolInvocations, ToolErrors per tool) are
+# emitted by `handle` itself, one EMF document per invocation.
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
-@metrics.log_metrics
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    return handle(event, context, logger=logger, tracer=tracer, metrics=metrics)
+    return handle(event, context, logger=logger, tracer=tracer, metrics_namespace="agentgw")

@@ -186,7 +186,7 @@ def test_metrics_per_tool_latency_and_errors(invoke: Invoke, capsys: pytest.Capt
 
     ok, failed, unknown = _emf(capsys.readouterr().out)
     for blob in (ok, failed, unknown):
-        assert blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["tool"]]
+        assert "tool" in blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
         names = {m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
         assert {"ToolLatency", "ToolInvocations", "ToolErrors"} <= names
         assert blob["ToolLatency"][0] >= 0
@@ -252,3 +252,24 @@ def test_sample_events_match_the_schemas_and_run(tools_app: Any, open_meteo: Rec
         context = LambdaContext(function_name="agentgw-tools", client_context=ClientContext(custom=custom))
         result = tools_app.lambda_handler(event, context)
         assert json.loads(json.dumps(result)) == result
+
+
+def test_concurrent_calls_keep_their_own_gateway_keys(
+    invoke: Invoke, log_records: list[dict[str, Any]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The local gateway runs tool invocations on worker threads in one process.
+    from concurrent.futures import ThreadPoolExecutor
+
+    def call(i: int) -> None:
+        invoke(TIME, {"timezone": "UTC"}, gateway_id=f"gw-{i}", mcp_message_id=i)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(call, range(40)))
+
+    done = [r for r in log_records if r["message"] == "tool call succeeded"]
+    assert len(done) == 40
+    assert all(r["gateway_id"] == f"gw-{r['mcp_message_id']}" for r in done)
+    # One metrics document per call, none lost to another thread's flush.
+    blobs = _emf(capsys.readouterr().out)
+    assert len(blobs) == 40
+    assert all(b["ToolInvocations"] == [1.0] and b["tool"] == "get_time" for b in blobs)

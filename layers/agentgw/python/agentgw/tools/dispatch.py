@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 from jsonschema import Draft202012Validator
 
 from agentgw import lambda_context as keys
@@ -38,6 +38,7 @@ from agentgw.tools.weather import get_weather
 ENV_FALLBACK_TOOL_NAME = "AGENTGW_FALLBACK_TOOL_NAME"
 MAX_STRING_LENGTH = 200  # longer "place names" or "zones" are prompts pasted by mistake
 DEADLINE_MARGIN_S = 0.5  # stop calling upstreams this long before Lambda's own timeout
+METRICS_NAMESPACE = "agentgw"
 
 
 @dataclass(frozen=True)
@@ -176,13 +177,24 @@ def run_tool(request: GatewayRequest, event: Any, context: Any) -> dict[str, Any
     return TOOLS[tool](arguments, Call(deadline=_deadline(context)))
 
 
-def handle(event: Any, context: Any, *, logger: Logger, tracer: Tracer, metrics: Metrics) -> dict[str, Any]:
-    """The tool function's whole job, for the Lambda handler to call once."""
+def handle(
+    event: Any, context: Any, *, logger: Logger, tracer: Tracer, metrics_namespace: str = METRICS_NAMESPACE
+) -> dict[str, Any]:
+    """The tool function's whole job, for the Lambda handler to call once.
+
+    Metrics are per invocation (Powertools' `EphemeralMetrics`, one EMF document flushed
+    before returning), not the process-wide `Metrics` singleton: callers that run several
+    invocations at once in one process (the local gateway) would otherwise flush each
+    other's values under the wrong `tool` dimension.
+    """
+    metrics = EphemeralMetrics(namespace=metrics_namespace)
     started = time.perf_counter()
     tool = "unknown"  # metric dimension until the name is known to be one of ours
     try:
         request = gateway_request(context)
-        logger.append_keys(
+        # Context-local keys: callers that run several invocations in one process (the local
+        # gateway's worker threads) must not see one call's gateway ids on another's logs.
+        logger.thread_safe_append_keys(
             tool_name=request.tool,
             gateway_tool_name=request.tool_name,
             gateway_id=request.gateway_id,
@@ -222,7 +234,9 @@ def _elapsed_ms(started: float) -> float:
     return round((time.perf_counter() - started) * 1000, 1)
 
 
-def _record(metrics: Metrics, tool: str, started: float, *, failed: bool, error_type: str = "") -> None:
+def _record(
+    metrics: EphemeralMetrics, tool: str, started: float, *, failed: bool, error_type: str = ""
+) -> None:
     """Per-tool latency, calls and errors (ToolErrors is 0 on success so its average is a rate)."""
     metrics.add_dimension(name="tool", value=tool)
     metrics.add_metric(name="ToolLatency", unit=MetricUnit.Milliseconds, value=_elapsed_ms(started))
@@ -230,3 +244,4 @@ def _record(metrics: Metrics, tool: str, started: float, *, failed: bool, error_
     metrics.add_metric(name="ToolErrors", unit=MetricUnit.Count, value=1 if failed else 0)
     if error_type:
         metrics.add_metadata(key="error_type", value=error_type)
+    metrics.flush_metrics()
