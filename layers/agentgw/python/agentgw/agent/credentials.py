@@ -117,26 +117,38 @@ def reset_caches() -> None:
 
 
 class GatewayBearerAuth(httpx.Auth):
-    """Bearer token on each request; on a 401, one fresh token and one retry.
+    """Bearer token on each request; on a 401, one fresh token per invocation and a retry.
 
     The token is fetched before the MCP client starts (`prime`), so the blocking token request
-    normally never runs on the MCP client's event loop; only the rare refresh does.
+    normally never runs on the MCP client's event loop; only the rare refresh does. One auth
+    object serves one invocation: after its single refresh, a 401 is the answer (a client the
+    gateway does not accept must not turn into a token-fetching loop).
     """
 
     def __init__(self, tokens: TokenCache) -> None:
         self._tokens = tokens
+        self._lock = threading.Lock()
         self.refreshes = 0
 
     def prime(self) -> None:
         self._tokens.get()
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = f"Bearer {self._tokens.get()}"
+        sent = self._tokens.get()
+        request.headers["Authorization"] = f"Bearer {sent}"
         response = yield request
-        if response.status_code == 401:
-            self.refreshes += 1
-            request.headers["Authorization"] = f"Bearer {self._tokens.get(force_refresh=True)}"
-            yield request
+        if response.status_code != 401:
+            return
+        with self._lock:
+            current = self._tokens.get()
+            if current == sent:
+                if self.refreshes:
+                    return  # already refreshed once in this invocation: the 401 stands
+                self.refreshes += 1
+                current = self._tokens.get(force_refresh=True)
+        # Either our refresh or a concurrent request's: retry this request once with it.
+        request.headers["Authorization"] = f"Bearer {current}"
+        yield request
 
     def __repr__(self) -> str:  # never print the token
         return "GatewayBearerAuth(token='***')"

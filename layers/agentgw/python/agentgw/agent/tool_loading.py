@@ -58,7 +58,7 @@ def tool_alias(name: str) -> str:
 @dataclass
 class _CachedList:
     tools: list[mcp.types.Tool]
-    expires_at: float
+    fetched_at: float
 
 
 class ToolListCache:
@@ -74,12 +74,13 @@ class ToolListCache:
         now = self._clock()
         with self._lock:
             cached = self._lists.get(key)
-            if cached is not None and now < cached.expires_at:
+            # The TTL in force at read time applies, so a changed setting takes effect at once.
+            if cached is not None and now - cached.fetched_at < ttl_s:
                 return cached.tools
         tools = fetch()
         with self._lock:
             self.fetches += 1
-            self._lists[key] = _CachedList(tools, self._clock() + ttl_s)
+            self._lists[key] = _CachedList(tools, self._clock())
         return tools
 
     def clear(self) -> None:

@@ -1,0 +1,298 @@
+"""The agent's use of the gateway, on a gateway of its own in the local stack's control plane:
+token reuse and refresh on 401, the tool-list TTL, search-first trimming (with a tool name
+longer than Bedrock's 64 characters), and the deadline.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from agentgw.agent import credentials
+from agentgw.agent.tool_loading import TOOL_LISTS
+from agentgw.oauth import AccessToken
+from agentgw_local.stack import LocalStack
+from integration.agent_support import (
+    IsolatedGateway,
+    Script,
+    TokenCounter,
+    Turn,
+    agent_uses,
+    prompt,
+    publish_gateway,
+    scripted,
+    tool_result_text,
+)
+from integration.stackkit import Kit
+
+__all__ = ["scripted"]  # the fixture, imported for pytest
+
+GET_TIME = "timeweather___get_time"
+MODEL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+LONG_TOOL = "convert_between_measurement_units_for_length_mass_volume_and_temperature_values"
+INVENTORY_TOOLS = 30
+
+
+def api(stack: LocalStack) -> str:
+    assert stack.info is not None and stack.info.api_url
+    return stack.info.api_url
+
+
+@pytest.fixture(scope="module")
+def gateway(local_stack: LocalStack) -> IsolatedGateway:
+    """timeweather on a fresh gateway (so these tests may poison tokens and add targets)."""
+    return publish_gateway(Kit(local_stack))
+
+
+@pytest.fixture(scope="module")
+def crowded_gateway(local_stack: LocalStack) -> IsolatedGateway:
+    """timeweather plus 31 more tools, one of them with a gateway name over 64 characters."""
+    kit = Kit(local_stack)
+    published = publish_gateway(kit)
+
+    def units_and_inventory(event: Any, context: Any) -> dict[str, Any]:
+        tool = context.client_context.custom["bedrockAgentCoreToolName"].split("___", 1)[1]
+        if tool == LONG_TOOL:
+            factor = {"km": 1.609344}[event["to_unit"]]
+            return {"value": round(event["value"] * factor, 3), "unit": event["to_unit"]}
+        return {"item": tool, "in_stock": 7}
+
+    arn = kit.function("kit-units-inventory", units_and_inventory)
+    tools = [
+        {
+            "name": LONG_TOOL,
+            "description": "Convert a value between measurement units, e.g. miles to km (km), pounds to kg.",
+            "inputSchema": {
+                "type": "object",
+                "properties": {
+                    "value": {"type": "number", "description": "the amount to convert"},
+                    "from_unit": {"type": "string", "description": "unit of the amount, e.g. mi"},
+                    "to_unit": {"type": "string", "description": "unit wanted, e.g. km"},
+                },
+                "required": ["value", "from_unit", "to_unit"],
+            },
+        }
+    ] + [
+        {
+            "name": f"warehouse_item_{i}_stock",
+            "description": f"Stock level of warehouse item number {i} in the parts depot.",
+            "inputSchema": {"type": "object", "properties": {}},
+        }
+        for i in range(INVENTORY_TOOLS)
+    ]
+    kit.target(published.gateway_id, arn, tools, name="unitsandstock")
+    return published
+
+
+def test_token_is_reused_across_requests(
+    local_stack: LocalStack,
+    gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = TokenCounter(local_stack.cognito, monkeypatch)
+    with agent_uses(monkeypatch, gateway):
+        for i in range(3):
+            scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text=f"answer {i}"))
+            response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
+            assert response.status_code == 200, response.text
+            assert response.json()["tool_calls"][0]["is_error"] is False
+    assert tokens.count == 1
+
+
+def test_rejected_token_is_refreshed_once(
+    local_stack: LocalStack,
+    gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    tokens = TokenCounter(local_stack.cognito, monkeypatch)
+    with agent_uses(monkeypatch, gateway):
+        scripted.play(Turn(text="warm"))
+        assert prompt(api(local_stack), {"prompt": "warm up"}).status_code == 200
+        assert tokens.count == 1
+        # The cached token is still "fresh" by its expiry but the gateway rejects it (revoked,
+        # keys rotated...): the agent gets a 401, fetches one new token and carries on.
+        cache = credentials.token_cache(gateway.config, 300)
+        cache._token = AccessToken("revoked-token", time.monotonic() + 3600)
+        scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="done"))
+        response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
+
+        assert response.status_code == 200, response.text
+        assert response.json()["tool_calls"][0]["is_error"] is False
+        assert tokens.count == 2
+        assert cache.get() != "revoked-token"
+
+
+def test_a_token_the_gateway_never_accepts_fails_after_one_refresh(
+    local_stack: LocalStack,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kit = Kit(local_stack)
+    published = publish_gateway(kit)
+    control = kit.aws.client("bedrock-agentcore-control")
+    current = control.get_gateway(gatewayIdentifier=published.gateway_id)
+    authorizer = current["authorizerConfiguration"]
+    authorizer["customJWTAuthorizer"]["allowedClients"] = ["some-other-client"]
+    control.update_gateway(
+        gatewayIdentifier=published.gateway_id,
+        name=current["name"],
+        roleArn=current["roleArn"],
+        protocolType=current["protocolType"],
+        protocolConfiguration=current["protocolConfiguration"],
+        authorizerType=current["authorizerType"],
+        authorizerConfiguration=authorizer,
+    )
+    control.get_gateway(gatewayIdentifier=published.gateway_id)  # UPDATING -> READY
+    tokens = TokenCounter(local_stack.cognito, monkeypatch)
+    with agent_uses(monkeypatch, published):
+        response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
+
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "gateway_unavailable"
+    assert tokens.count == 2  # the first token, then exactly one refresh: no retry loop
+    assert scripted.seen == []
+
+
+def test_tool_list_is_cached_for_its_ttl(
+    local_stack: LocalStack,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kit = Kit(local_stack)
+    published = publish_gateway(kit)
+    monkeypatch.setenv("AGENTGW_TOOL_LIST_TTL_SECONDS", "3600")
+    with agent_uses(monkeypatch, published):
+        before = TOOL_LISTS.fetches
+        scripted.play(Turn(text="one"))
+        assert prompt(api(local_stack), {"prompt": "one"}).status_code == 200
+        assert TOOL_LISTS.fetches == before + 1
+        assert len(scripted.seen[0].tool_names) == 2
+
+        # A target added now is not seen until the cached list expires.
+        arn = kit.function("kit-ping", lambda event, context: {"pong": True})
+        kit.target(
+            published.gateway_id,
+            arn,
+            [
+                {
+                    "name": "ping",
+                    "description": "Answer pong.",
+                    "inputSchema": {"type": "object", "properties": {}},
+                }
+            ],
+            name="pinger",
+        )
+        scripted.play(Turn(text="two"))
+        assert prompt(api(local_stack), {"prompt": "two"}).status_code == 200
+        assert TOOL_LISTS.fetches == before + 1
+        assert "pinger___ping" not in scripted.seen[0].tool_names
+
+        monkeypatch.setenv("AGENTGW_TOOL_LIST_TTL_SECONDS", "0")
+        scripted.play(Turn(text="three"))
+        assert prompt(api(local_stack), {"prompt": "three"}).status_code == 200
+        assert TOOL_LISTS.fetches == before + 2
+        assert "pinger___ping" in scripted.seen[0].tool_names
+
+
+def test_search_first_gives_the_model_only_the_top_tools(
+    local_stack: LocalStack,
+    crowded_gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with agent_uses(monkeypatch, crowded_gateway):
+        scripted.play(
+            Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]), Turn(text="It is late in Tokyo.")
+        )
+        response = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?"})
+
+    assert response.status_code == 200, response.text
+    selection = scripted.selections[0]
+    assert selection.total == INVENTORY_TOOLS + 3
+    assert selection.searched
+    offered = scripted.seen[0].tool_names
+    assert 0 < len(offered) <= 5
+    assert GET_TIME in offered
+    assert response.json()["tool_calls"][0]["name"] == GET_TIME
+
+
+def test_below_the_threshold_every_tool_is_offered(
+    local_stack: LocalStack,
+    crowded_gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTGW_SEARCH_THRESHOLD", "100")
+    with agent_uses(monkeypatch, crowded_gateway):
+        scripted.play(Turn(text="no tools needed"))
+        assert prompt(api(local_stack), {"prompt": "What time is it in Tokyo?"}).status_code == 200
+    assert len(scripted.seen[0].tool_names) == INVENTORY_TOOLS + 3
+    assert not scripted.selections[0].searched
+    assert all(MODEL_NAME.match(name) for name in scripted.seen[0].tool_names)
+
+
+def test_tool_names_over_64_characters_work_through_an_alias(
+    local_stack: LocalStack,
+    crowded_gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    long_name = f"unitsandstock___{LONG_TOOL}"
+    assert len(long_name) > 64
+
+    def converter(specs: list[Any]) -> str:
+        return next(s["name"] for s in specs if "measurement units" in s["description"])
+
+    with agent_uses(monkeypatch, crowded_gateway):
+        scripted.play(
+            Turn(tool_uses=[(converter, {"value": 5, "from_unit": "mi", "to_unit": "km"})]),
+            Turn(text=lambda messages: f"Converted: {tool_result_text(messages)}"),
+        )
+        response = prompt(api(local_stack), {"prompt": "Convert 5 miles to kilometers"})
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    offered = scripted.seen[0].tool_names
+    assert all(MODEL_NAME.match(name) for name in offered)
+    assert long_name not in offered
+    # The trace reports the gateway's real name; the gateway ran the tool under it.
+    assert body["tool_calls"] == [
+        {
+            "name": long_name,
+            "arguments": {"value": 5, "from_unit": "mi", "to_unit": "km"},
+            "is_error": False,
+            "latency_ms": body["tool_calls"][0]["latency_ms"],
+        }
+    ]
+    assert '"value": 8.047' in body["answer"]
+
+
+def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
+    local_stack: LocalStack,
+    gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", "2")
+    with agent_uses(monkeypatch, gateway):
+        scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]), Turn(slow=True))
+        response = prompt(
+            api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": "deadline-1"}
+        )
+
+    assert response.status_code == 504, response.text
+    body = response.json()
+    assert body["error"] == "deadline_exceeded"
+    assert "2 s deadline" in body["message"]
+    assert body["session_id"] == "deadline-1"
+    assert body["request_id"]
+    assert [(c["name"], c["is_error"]) for c in body["tool_calls"]] == [(GET_TIME, False)]
+    # Nothing left running: the model's stream was closed and the agent's worker has ended.
+    assert scripted.stream_closed.is_set()
+    assert not [t for t in threading.enumerate() if t.name == "agentgw-agent"]
