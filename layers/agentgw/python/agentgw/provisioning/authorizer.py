@@ -182,6 +182,9 @@ def _ignore_missing(action: Callable[[], Any], *codes: str) -> bool:
 
 def delete_secret(secret_id: str) -> bool:
     secrets = aws.client("secretsmanager")
+    # A forced delete of a missing secret succeeds silently: look first, to report the truth.
+    if find_secret(secrets, secret_id) is None:
+        return False
     # Without recovery: a re-deployment must be able to create the same name at once.
     return _ignore_missing(lambda: secrets.delete_secret(SecretId=secret_id, ForceDeleteWithoutRecovery=True))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import boto3
@@ -13,8 +14,22 @@ from botocore.config import Config
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, user_agent_extra="agentgw-provisioning")
 
 
+_clients: dict[tuple[str, str | None, str | None], Any] = {}
+_lock = threading.Lock()
+
+
 def client(service: str) -> Any:
-    return boto3.client(service, config=_CONFIG)
+    """A shared client per service (clients are thread-safe and costly to build).
+
+    Keyed by the endpoint and region settings too, so a changed environment (another
+    emulator in tests) gets a fresh client.
+    """
+    key = (service, os.environ.get("AWS_ENDPOINT_URL"), os.environ.get("AWS_REGION"))
+    with _lock:
+        cached = _clients.get(key)
+        if cached is None:
+            cached = _clients[key] = boto3.client(service, config=_CONFIG)
+    return cached
 
 
 def region() -> str:
