@@ -1,0 +1,1 @@
+"""Benchmarks: each prints one JSON line; results are kept in docs/benchmarks.md."""

