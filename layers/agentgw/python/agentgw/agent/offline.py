@@ -306,8 +306,10 @@ class OfflineModel(Model):
                 continue
             return turn_events(tool_uses=[(f"offline-{uuid.uuid4().hex[:12]}", name, arguments)])
         if not order:
+            known = f" Tools on the gateway: {', '.join(self._catalog)}." if self._catalog else ""
             return turn_events(
-                text="I am the offline provider (no language model) and the gateway offered no tools."
+                text="I am the offline provider (no language model): the gateway's search found no tool "
+                f"for this prompt.{known}"
             )
         offered = ", ".join(self._display(n) for n in order)
         reason = f" ({'; '.join(missing[:3])})" if missing else ""
