@@ -1,0 +1,90 @@
+"""The AgentCore Runtime entrypoint served locally: GET /ping and POST /invocations over HTTP,
+answered through the local stack's gateway (offline provider)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from agentgw.agent.runtime_app import create_app
+from agentgw_local.stack import LocalStack
+
+
+@pytest.fixture
+def runtime_url(local_stack: LocalStack, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[str]:
+    monkeypatch.setenv("AGENTGW_MODEL_PROVIDER", "offline")
+    monkeypatch.setenv("AGENTGW_SESSION_DIR", str(tmp_path))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("runtime app did not start")
+        threading.Event().wait(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_ping(runtime_url: str) -> None:
+    response = httpx.get(f"{runtime_url}/ping")
+    assert response.status_code == 200
+    assert response.json()["status"] == "Healthy"
+
+
+def test_invocation_answers_with_the_gateway(runtime_url: str) -> None:
+    response = httpx.post(
+        f"{runtime_url}/invocations",
+        json={"prompt": "What time is it in Tokyo?"},
+        headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "runtime-session-0001"},
+        timeout=60,
+    )
+
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert "Asia/Tokyo" in body["answer"]
+    assert body["tool_calls"][0]["name"] == "timeweather___get_time"
+    assert body["session_id"] == "runtime-session-0001"  # the runtime's session header names it
+    assert body["request_id"]
+
+
+def test_payload_session_id_wins_over_the_header(runtime_url: str) -> None:
+    response = httpx.post(
+        f"{runtime_url}/invocations",
+        json={"prompt": "time in UTC", "session_id": "mine"},
+        headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": "runtime-session-0002"},
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["session_id"] == "mine"
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"prompt": ""}, '"prompt" is empty'),
+        ({"question": "hi"}, "unknown field 'question'"),
+        (["hi"], "must be a JSON object, not an array"),
+    ],
+)
+def test_bad_invocations_are_400(runtime_url: str, payload: object, message: str) -> None:
+    response = httpx.post(f"{runtime_url}/invocations", json=payload, timeout=30)
+    assert response.status_code == 400, response.text
+    assert message in response.json()["message"]
+
+
+def test_invalid_json_is_rejected_by_the_runtime_app(runtime_url: str) -> None:
+    response = httpx.post(f"{runtime_url}/invocations", content=b"{nope", timeout=30)
+    assert response.status_code == 400
