@@ -9,7 +9,9 @@ all of it. `agentgw local up` and the integration tests' session fixture both us
 from __future__ import annotations
 
 import json
+import logging
 import os
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +25,8 @@ from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.server import HttpServer, bind, build_app
+
+log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -104,6 +108,7 @@ class LocalStack:
         self.provision_result: Any = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
+        self._warmup: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -135,10 +140,26 @@ class LocalStack:
             if self.should_provision:
                 self.info = self._provision()
                 self._attach_agent_api()
+                self._warm_search(self.info.gateway_id)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _warm_search(self, gateway_id: str) -> None:
+        """Load the search model and index the tools in the background: the first search then
+        answers fast, and startup does not wait for it (a search meanwhile waits for the index)."""
+        assert self.gateway is not None
+        catalog = self.gateway.catalog
+
+        def warm() -> None:
+            try:
+                catalog.warm(gateway_id)
+            except Exception as exc:  # the search itself will report the problem
+                log.warning("warming the tool search index failed: %s", exc)
+
+        self._warmup = threading.Thread(target=warm, name="agentgw-search-warmup", daemon=True)
+        self._warmup.start()
 
     def _provision(self) -> StackInfo:
         from agentgw_local.provision import provision
@@ -177,6 +198,10 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
+        if self._warmup is not None:
+            # A daemon thread killed inside torch at interpreter exit aborts the process.
+            self._warmup.join()
+            self._warmup = None
         if self.http is not None:
             self.http.stop()
             self.http = None
