@@ -13,51 +13,13 @@ from __future__ import annotations
 import base64
 import json
 import threading
-import time
 import traceback
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from agentgw.lambda_context import ClientContext, LambdaContext
 from agentgw_local.template import FunctionSpec, Handler
-
-
-@dataclass
-class ClientContext:
-    """`context.client_context` as Lambda builds it from the X-Amz-Client-Context header."""
-
-    custom: dict[str, Any] = field(default_factory=dict)
-    env: dict[str, Any] = field(default_factory=dict)
-    client: Any = None
-
-
-class LocalLambdaContext:
-    """The attributes and method of Lambda's Python context object."""
-
-    def __init__(
-        self,
-        *,
-        function_name: str,
-        function_arn: str,
-        memory_mb: int,
-        timeout_s: int,
-        client_context: ClientContext | None = None,
-    ) -> None:
-        self.function_name = function_name
-        self.function_version = "$LATEST"
-        self.invoked_function_arn = function_arn
-        self.memory_limit_in_mb = memory_mb
-        self.aws_request_id = str(uuid.uuid4())
-        self.log_group_name = f"/aws/lambda/{function_name}"
-        self.log_stream_name = f"local/{self.aws_request_id}"
-        self.identity = None
-        self.client_context = client_context
-        self.tenant_id = None
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 @dataclass(frozen=True)
@@ -127,10 +89,10 @@ class LambdaRuntime:
     ) -> InvokeResult:
         """Invoke a function with a decoded event; `client_context` is the decoded header."""
         function = self.get(name_or_arn)
-        context = LocalLambdaContext(
+        context = LambdaContext(
             function_name=function.name,
-            function_arn=function.arn,
-            memory_mb=function.spec.memory_mb,
+            invoked_function_arn=function.arn,
+            memory_limit_in_mb=function.spec.memory_mb,
             timeout_s=function.spec.timeout_s,
             client_context=ClientContext(
                 custom=dict(client_context.get("custom") or {}),
