@@ -90,9 +90,11 @@ def parse_request(body: str | bytes | Mapping[str, Any] | None) -> PromptRequest
         if size > MAX_BODY_BYTES:
             raise RequestError(f"the request body has {size} bytes; the limit is {MAX_BODY_BYTES} bytes")
         try:
-            data = json.loads(raw)
+            text = raw.decode("utf-8")  # explicit: json.loads(bytes) would guess UTF-16/32 too
         except UnicodeDecodeError:
             raise RequestError("the request body is not UTF-8 text") from None
+        try:
+            data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise RequestError(
                 f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
