@@ -163,3 +163,20 @@ def test_canary_zone_mismatch_is_reported(
     report = run_health_check(target(gateway), token)
     assert report.failed_stage.name == "canary"
     assert zone in report.failed_stage.error
+
+
+def test_hung_token_source_times_out_the_token_stage(gateway: GatewayDouble) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def hung() -> str:
+        release.wait(10)
+        return "late"
+
+    try:
+        report = run_health_check(target(gateway), hung, stage_timeout_s=0.3)
+    finally:
+        release.set()
+    assert stage_names(report) == ["token"]
+    assert report.failed_stage.error == "timed out after 0.3 s"

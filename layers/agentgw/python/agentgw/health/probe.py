@@ -136,7 +136,9 @@ async def check_gateway(
 
 async def _run(target: HealthTarget, token: Callable[[], str], expect: Expectations, rec: _Recorder) -> None:
     async def get_token() -> tuple[str, str | None]:
-        return await anyio.to_thread.run_sync(token), None
+        # Abandon the thread on timeout: a hung secret read or token request must not hold the
+        # stage past its limit (the thread ends on its own client timeouts).
+        return await anyio.to_thread.run_sync(token, abandon_on_cancel=True), None
 
     access_token = await rec.run(stages.TOKEN, get_token)
 
