@@ -83,3 +83,37 @@ def test_missing_configuration_parameter_is_a_502(aws: object) -> None:
     assert reply.status == 502
     assert reply.body["error"] == "gateway_unavailable"
     assert reply.body["request_id"] == "req-3"
+
+
+def test_errors_never_carry_credentials() -> None:
+    from agentgw.agent.service import error_reply, redact
+
+    assert redact("Incorrect API key provided: sk-abc12*****xyz9") == "Incorrect API key provided: sk-***"
+    assert redact("Authorization: Bearer eyJhbGciOi.abc.def failed") == "Authorization: Bearer *** failed"
+    assert redact('{"client_secret": "abcdefgh1234"}') == '{"client_secret": "***"}'
+    assert (
+        redact("the agent failed: ValueError: timezone Tokyo")
+        == "the agent failed: ValueError: timezone Tokyo"
+    )
+    reply = error_reply(502, "agent_failed", "AuthenticationError: api_key=sk-live-123456789", "r")
+    assert "123456789" not in json.dumps(reply.body)
+
+
+def test_openai_provider_takes_its_key_from_secrets_manager(aws: object) -> None:
+    from strands.models.openai import OpenAIModel
+
+    from agentgw.agent.models import build_model
+    from agentgw.agent.tool_loading import ToolSelection
+
+    arn = aws.client("secretsmanager").create_secret(Name="openai-key", SecretString="sk-test-key")["ARN"]  # type: ignore[attr-defined]
+    settings = Settings(
+        provider="openai",
+        model_id="llama3.2",
+        openai_base_url="http://127.0.0.1:11434/v1",
+        openai_api_key_secret_arn=arn,
+    )
+    model, name = build_model(settings, ToolSelection(tools=[]))
+    assert isinstance(model, OpenAIModel)
+    assert name == "openai:llama3.2"
+    assert model.client_args == {"base_url": "http://127.0.0.1:11434/v1", "api_key": "sk-test-key"}
+    assert model.get_config()["model_id"] == "llama3.2"

@@ -196,7 +196,20 @@ class Reply:
 
 
 def error_reply(status: int, code: str, message: str, request_id: str, **extra: Any) -> Reply:
-    return Reply(status, {"error": code, "message": message, **extra, "request_id": request_id})
+    return Reply(status, {"error": code, "message": redact(message), **extra, "request_id": request_id})
+
+
+# Provider errors sometimes quote credentials (e.g. a partly masked API key); never pass them on.
+_SECRETS = re.compile(
+    r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]+"
+    r"|\b((?:sk|pk)-)[A-Za-z0-9*._-]{6,}"
+    r"|\b([\w-]*?(?:key|token|secret|password)[\"']?\s*[=:]\s*[\"']?)[^\s,;\"']{6,}"
+)
+
+
+def redact(text: str) -> str:
+    """`text` with bearer tokens and key-like values replaced by `***`."""
+    return _SECRETS.sub(lambda m: f"{next(g for g in m.groups() if g)}***", text)
 
 
 class AgentService:
@@ -310,7 +323,8 @@ class AgentService:
             self._log.error("gateway tools unavailable: %s", exc)
             return error_reply(502, "gateway_unavailable", str(exc), request_id, session_id=session_id)
         except Exception as exc:
-            self._log.exception("agent failed")
+            # No traceback: provider errors may quote credentials; the redacted message says what failed.
+            self._log.error("agent failed: %s", redact(f"{type(exc).__name__}: {exc}"))
             return error_reply(
                 502,
                 "agent_failed",
@@ -328,7 +342,7 @@ class AgentService:
         self._metric("PromptInputTokens", usage["input_tokens"])
         self._metric("PromptOutputTokens", usage["output_tokens"])
         if outcome.error is not None:
-            self._log.error("agent failed", exc_info=outcome.error)
+            self._log.error("agent failed: %s", redact(f"{type(outcome.error).__name__}: {outcome.error}"))
             return error_reply(
                 502,
                 "agent_failed",
