@@ -74,6 +74,7 @@ def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
     read = f"import json;d=json.load(open('{state_file}'))"
     print(
         "\nTry it:\n"
+        '  agentgw invoke "What time is it in Tokyo?"\n'
         "  agentgw tools list\n"
         '  agentgw tools call timeweather___get_time --args \'{"timezone": "Asia/Tokyo"}\'\n'
         "\nor with curl:\n"
