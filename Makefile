@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint provision clean
+.PHONY: install run test lint provision build clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -28,8 +28,21 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+## make provision: run the real provisioning state machine on emulated AWS, one line per state.
 provision: $(STAMP)
 	$(BIN)/agentgw local provision
 
+## make build: `sam build` without Docker (makefile builds, python3.13 wheels for the layer).
+## The AWS SAM CLI gets its own virtual environment: its pins clash with the project's.
+SAM_VENV ?= .venv-sam
+SAM_VERSION := 1.170.0
+$(SAM_VENV)/.installed:
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet aws-sam-cli==$(SAM_VERSION)
+	touch $@
+
+build: $(SAM_VENV)/.installed
+	$(SAM_VENV)/bin/sam build
+
 clean:
-	rm -rf $(VENV) .aws-sam .agentgw .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAM_VENV) .aws-sam .agentgw .pytest_cache .ruff_cache
