@@ -14,6 +14,7 @@ until the token expires, so a steady client costs one dict lookup per request.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -21,6 +22,8 @@ from typing import Any
 
 import httpx
 import jwt
+
+log = logging.getLogger(__name__)
 
 JWKS_REFRESH_MIN_INTERVAL_S = 5.0
 DISCOVERY_TTL_S = 300.0
@@ -43,6 +46,9 @@ class _KeySet:
     jwks_uri: str
     keys: dict[str, jwt.PyJWK] = field(default_factory=dict)
     fetched_at: float = 0.0
+    # Last failed refetch: while the IdP is down, keep the cached keys and retry only every
+    # JWKS_REFRESH_MIN_INTERVAL_S (a hanging IdP must not queue every request behind a lock).
+    failed_at: float = float("-inf")
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -127,28 +133,43 @@ class JwtAuthorizer:
 
     async def _keyset(self, discovery_url: str) -> _KeySet:
         keyset = self._keysets.get(discovery_url)
-        if keyset is not None and time.monotonic() - keyset.fetched_at < DISCOVERY_TTL_S:
+        if keyset is not None and not _stale(keyset):
             return keyset
         async with self._discovery_lock:
             keyset = self._keysets.get(discovery_url)
-            if keyset is not None and time.monotonic() - keyset.fetched_at < DISCOVERY_TTL_S:
+            if keyset is not None and not _stale(keyset):
                 return keyset
-            document = await self._get_json(discovery_url, "discovery document")
-            issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
-            if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
-                raise AuthError(
-                    "Discovery document lacks issuer or jwks_uri", status=500, error="server_error"
-                )
-            fresh = _KeySet(issuer=issuer, jwks_uri=jwks_uri)
-            await self._load_keys(fresh)
-            self._keysets[discovery_url] = fresh
-            return fresh
+            try:
+                return await self._fetch_keyset(discovery_url)
+            except AuthError as exc:
+                if keyset is None:
+                    raise
+                # The IdP is unreachable: the keys we have still verify the tokens they signed.
+                log.warning("keeping cached keys for %s: %s", discovery_url, exc.message)
+                keyset.failed_at = time.monotonic()
+                return keyset
+
+    async def _fetch_keyset(self, discovery_url: str) -> _KeySet:
+        document = await self._get_json(discovery_url, "discovery document")
+        issuer, jwks_uri = document.get("issuer"), document.get("jwks_uri")
+        if not isinstance(issuer, str) or not isinstance(jwks_uri, str):
+            raise AuthError("Discovery document lacks issuer or jwks_uri", status=500, error="server_error")
+        fresh = _KeySet(issuer=issuer, jwks_uri=jwks_uri)
+        await self._load_keys(fresh)
+        self._keysets[discovery_url] = fresh
+        return fresh
 
     async def _refresh_keys(self, keyset: _KeySet) -> None:
         # A new kid may mean the IdP rotated its keys; refetch, but not on every bad token.
         async with keyset.lock:
-            if time.monotonic() - keyset.fetched_at >= JWKS_REFRESH_MIN_INTERVAL_S:
+            if time.monotonic() - max(keyset.fetched_at, keyset.failed_at) < JWKS_REFRESH_MIN_INTERVAL_S:
+                return
+            try:
                 await self._load_keys(keyset)
+            except AuthError as exc:
+                # Unknown kid + IdP down: the token is still unverifiable (401), not a server error.
+                log.warning("could not refresh the JWKS at %s: %s", keyset.jwks_uri, exc.message)
+                keyset.failed_at = time.monotonic()
 
     async def _load_keys(self, keyset: _KeySet) -> None:
         jwks = await self._get_json(keyset.jwks_uri, "JWKS")
@@ -174,6 +195,13 @@ class JwtAuthorizer:
         if not isinstance(data, dict):
             raise AuthError(f"The {what} at {url} is not a JSON object", status=500, error="server_error")
         return data
+
+
+def _stale(keyset: _KeySet) -> bool:
+    now = time.monotonic()
+    if now - keyset.fetched_at < DISCOVERY_TTL_S:
+        return False
+    return now - keyset.failed_at >= JWKS_REFRESH_MIN_INTERVAL_S
 
 
 def _check_claims(claims: dict[str, Any], config: dict[str, Any]) -> None:
