@@ -79,3 +79,16 @@ def test_offline_says_so_when_no_tool_fits(local_stack: LocalStack, offline: Non
     assert body["tool_calls"] == []
     assert "offline provider (no language model)" in body["answer"]
     assert GET_TIME in body["answer"]  # it names the tools the gateway has
+
+
+def test_offline_follow_up_reuses_the_conversations_tool(local_stack: LocalStack, offline: None) -> None:
+    first = prompt(
+        api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": "offline-follow-up"}
+    )
+    assert first.status_code == 200, first.text
+    second = prompt(api(local_stack), {"prompt": "And in Berlin?", "session_id": "offline-follow-up"})
+
+    assert second.status_code == 200, second.text
+    body = second.json()
+    assert [(c["name"], c["arguments"]) for c in body["tool_calls"]] == [(GET_TIME, {"timezone": "Berlin"})]
+    assert "Europe/Berlin" in body["answer"]

@@ -291,11 +291,15 @@ class OfflineModel(Model):
         if results:
             return turn_events(text=self._state_results(messages, results))
         prompt = " ".join(block["text"] for block in last.get("content", []) if "text" in block).strip()
-        return self._choose(prompt, tool_specs)
+        return self._choose(prompt, tool_specs, messages)
 
-    def _choose(self, prompt: str, tool_specs: list[ToolSpec]) -> list[StreamEvent]:
+    def _choose(self, prompt: str, tool_specs: list[ToolSpec], messages: Messages) -> list[StreamEvent]:
         by_name = {spec["name"]: spec for spec in tool_specs}
-        order = [n for n in self._ranking if n in by_name] + [n for n in by_name if n not in self._ranking]
+        order = [n for n in self._ranking if n in by_name]
+        # A follow-up ("and in Paris?") matches no tool by itself: try the conversation's last tool.
+        previous = _last_tool_used(messages[:-1])
+        if previous in by_name and previous not in order:
+            order.append(previous)
         missing: list[str] = []
         for name in order:
             schema = by_name[name].get("inputSchema", {}).get("json", {})
@@ -343,3 +347,11 @@ class OfflineModel(Model):
 
     def _display(self, alias: str) -> str:
         return self._gateway_names.get(alias, alias)
+
+
+def _last_tool_used(messages: Messages) -> str | None:
+    for message in reversed(messages):
+        for block in reversed(message.get("content", [])):
+            if "toolUse" in block:
+                return str(block["toolUse"]["name"])
+    return None

@@ -156,11 +156,12 @@ class ToolSelection:
     searched: bool = False
     search_available: bool = False
     catalog: list[str] = field(default_factory=list)  # a few gateway tool names, for "no tool fits" answers
+    ranked: list[str] | None = None  # model-facing names the search found, most relevant first
 
     @property
     def ranking(self) -> list[str]:
-        """Model-facing names in the order offered (search relevance when searched)."""
-        return [tool.tool_name for tool in self.tools]
+        """Model-facing names by relevance: the search's order when searched, else as offered."""
+        return list(self.ranked) if self.ranked is not None else [tool.tool_name for tool in self.tools]
 
     def gateway_name(self, alias: str) -> str:
         return self.names.get(alias, alias)
@@ -189,6 +190,7 @@ def select_tools(
     search_available = len(by_name) < len(listed)
     chosen: list[mcp.types.Tool] = list(by_name.values())
     searched = False
+    ranked: list[str] | None = None
     if search_available and (always_search or len(by_name) > threshold):
         found = search_tools(client, prompt)
         searched = True
@@ -200,6 +202,11 @@ def select_tools(
             chosen.append(tool)
             if len(chosen) >= top_k:
                 break
+        ranked = [tool_alias(tool.name) for tool in chosen]
+        if len(by_name) <= threshold:
+            # Searched only for the ranking (few tools): keep the rest available too, so a
+            # follow-up like "and in Paris?" can reuse the tool of the previous turn.
+            chosen += [tool for name, tool in by_name.items() if all(t.name != name for t in chosen)]
     timeout = timedelta(seconds=tool_timeout_s) if tool_timeout_s else None
     agent_tools: list[MCPAgentTool] = []
     names: dict[str, str] = {}
@@ -210,7 +217,7 @@ def select_tools(
         names[alias] = tool.name
         agent_tools.append(MCPAgentTool(tool, client, name_override=alias, timeout=timeout))
     catalog = sorted(by_name)[:CATALOG_NAMES]
-    return ToolSelection(agent_tools, names, len(by_name), searched, search_available, catalog)
+    return ToolSelection(agent_tools, names, len(by_name), searched, search_available, catalog, ranked)
 
 
 def _tool_from_search(entry: dict[str, Any]) -> mcp.types.Tool:
