@@ -234,3 +234,26 @@ def test_unknown_route_is_404(local_stack: LocalStack) -> None:
 
     assert httpx.post(f"{api(local_stack)}/nope", content=b"{}").status_code == 404
     assert httpx.get(f"{api(local_stack)}/prompt").status_code == 404
+
+
+def test_sessions_in_s3_as_deployed(
+    local_stack: LocalStack, scripted: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With AGENTGW_SESSION_BUCKET (the deployed setting) history lives under sessions/ in S3."""
+    assert local_stack.aws is not None
+    s3 = local_stack.aws.client("s3")
+    s3.create_bucket(Bucket="agentgw-it-sessions")
+    monkeypatch.setenv("AGENTGW_SESSION_BUCKET", "agentgw-it-sessions")
+
+    scripted.play(Turn(text="Noted: Tokyo."))
+    assert (
+        prompt(api(local_stack), {"prompt": "Remember Tokyo", "session_id": "s3-session"}).status_code == 200
+    )
+    scripted.play(Turn(text="You said Tokyo."))
+    response = prompt(api(local_stack), {"prompt": "Which city?", "session_id": "s3-session"})
+
+    assert response.status_code == 200, response.text
+    texts = [b["text"] for m in scripted.seen[0].messages for b in m["content"] if "text" in b]
+    assert texts == ["Remember Tokyo", "Noted: Tokyo.", "Which city?"]
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="agentgw-it-sessions")["Contents"]]
+    assert keys and all(k.startswith("sessions/session_s3-session/") for k in keys)
