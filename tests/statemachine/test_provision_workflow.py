@@ -341,3 +341,21 @@ def test_client_secret_never_appears_in_history_or_logs(
     assert "agentgw-provisioning" in logs or records  # the handlers did log
     leaks = [line[:300] for line in logs.splitlines() if secret in line]
     assert leaks == []
+
+
+def test_target_waits_out_iam_propagation(aws: EmulatedAws) -> None:
+    # The service test-invokes the function with the role's new policy; IAM may not have spread
+    # it yet. That one validation error is retried (bounded); others are not (see above).
+    lag = "Gateway execution role lacks permission to invoke Lambda function. Update the permission and retry"
+    with aws.inject_errors(
+        BedrockAgentCoreControlBackend,
+        "create_gateway_target",
+        lambda: ValidationException("ValidationException", lag),
+        times=1,
+    ) as raised:
+        result = run(aws)
+
+    assert raised == [1]
+    assert result.status == "SUCCEEDED", result.error
+    assert failed_tasks(history(aws, result)) == ["PermissionsNotPropagated"]
+    assert len(inventory(aws, ROLE)["targets"]) == 1

@@ -57,6 +57,11 @@ class ResourceStillInUse(ProvisioningError):
     """A deletion is still in progress; the state machine retries the step."""
 
 
+class PermissionsNotPropagated(ProvisioningError):
+    """CreateGatewayTarget's dry-run invocation was denied: the role's new policy has not
+    reached every IAM endpoint yet (eventual consistency). Retried with backoff, bounded."""
+
+
 class ResponseDeliveryFailed(ProvisioningError):
     """CloudFormation's ResponseURL did not accept the response."""
 

@@ -11,11 +11,14 @@ import hashlib
 import time
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from agentgw import tools
 from agentgw.provisioning import aws
 from agentgw.provisioning.errors import (
     InvalidInput,
     NotReadyInTime,
+    PermissionsNotPropagated,
     ResourceStillInUse,
     TargetFailed,
     error_code,
@@ -63,14 +66,20 @@ def ensure_target(gateway_id: str, name: str, lambda_arn: str, execution_name: s
     existing = next((t for t in list_targets(gateway_id) if t.get("name") == name), None)
     if existing is None:
         token = hashlib.sha256(f"{gateway_id}:{name}:{execution_name}".encode()).hexdigest()[:48]
-        target = client.create_gateway_target(
-            gatewayIdentifier=gateway_id,
-            name=name,
-            description=description,
-            clientToken=token,
-            targetConfiguration=configuration,
-            credentialProviderConfigurations=CREDENTIALS,
-        )
+        try:
+            target = client.create_gateway_target(
+                gatewayIdentifier=gateway_id,
+                name=name,
+                description=description,
+                clientToken=token,
+                targetConfiguration=configuration,
+                credentialProviderConfigurations=CREDENTIALS,
+            )
+        except ClientError as exc:
+            lag = _permission_lag(exc)
+            if lag is None:
+                raise
+            raise lag from exc
         return {"targetId": str(target["targetId"]), "name": name, "created": True, "updated": False}
     target_id = str(existing["targetId"])
     current = client.get_gateway_target(gatewayIdentifier=gateway_id, targetId=target_id)
@@ -93,6 +102,17 @@ def ensure_target(gateway_id: str, name: str, lambda_arn: str, execution_name: s
         client.update_gateway_target(**request)
         return {"targetId": target_id, "name": name, "created": False, "updated": True}
     return {"targetId": target_id, "name": name, "created": False, "updated": False}
+
+
+def _permission_lag(exc: ClientError) -> PermissionsNotPropagated | None:
+    """The one validation error that is really IAM's eventual consistency: the service test-invokes
+    the function with the role FixIamPermissions just granted, before IAM has spread the grant.
+    Every other ValidationException stays what it is (never retried)."""
+    error = exc.response.get("Error", {})
+    message = str(error.get("Message", ""))
+    if error.get("Code") == "ValidationException" and "lacks permission to invoke" in message:
+        return PermissionsNotPropagated(message)
+    return None
 
 
 def check_targets(gateway_id: str, target_ids: list[str], attempts: int, max_polls: int) -> dict[str, Any]:
