@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -189,3 +190,33 @@ def test_from_custom_resource_uses_the_request_type_and_keeps_cfn_fields() -> No
     assert built["cfn"]["ResponseURL"] == "https://example.invalid/x"
     with pytest.raises(InvalidInput, match="StackName"):
         request.from_custom_resource({**event, "ResourceProperties": {}})
+
+
+EVENTS = Path(__file__).resolve().parents[3] / "events"
+
+
+@pytest.mark.parametrize(
+    "name", ["provisioning-custom-resource-create.json", "provisioning-custom-resource-delete.json"]
+)
+def test_sample_custom_resource_events_are_valid_requests(name: str) -> None:
+    event = json.loads((EVENTS / name).read_text("utf-8"))
+    built = request.from_custom_resource(event)
+    sample_input = json.loads((EVENTS / "provisioning-execution-input.json").read_text("utf-8"))
+    assert set(built) == set(sample_input)
+    assert built["action"] == event["RequestType"]
+
+
+def test_sample_execution_input_passes_validation() -> None:
+    sample = json.loads((EVENTS / "provisioning-execution-input.json").read_text("utf-8"))
+    rebuilt = request.execution_input(
+        action=sample["action"],
+        stack_name=sample["stackName"],
+        gateway_role_arn=sample["gatewayRoleArn"],
+        targets=sample["targets"],
+        config_parameter_name=sample["configParameterName"],
+        client_secret_name=sample["clientSecretName"],
+        exception_level=sample["exceptionLevel"],
+        wait_seconds=sample["waitSeconds"],
+        max_polls=sample["maxPolls"],
+    )
+    assert rebuilt == sample
