@@ -8,9 +8,9 @@ real handlers. moto keeps its state in module globals, so one emulator runs per 
   afterwards, restoring the environment (`AWS_ENDPOINT_URL`, fake credentials, `MOTO_PORT`…).
   If another fixture already runs one in this process (e.g. a package-scoped local stack),
   that one is yielded and left running.
-- `aws` (function scope): the same emulator, emptied before the test (`EmulatedAws.reset()`)
-  and with moto's state transitions back to their defaults afterwards, so each test starts
-  from an empty account. Use it when a test creates resources and counts them.
+- `aws` (function scope): the same emulator, emptied before the test (`EmulatedAws.reset()`),
+  so each test starts from an empty account. Use it when a test creates resources and counts
+  them. It refuses to wipe an emulator some other fixture started (a running local stack).
 - `hold_transitions(model, times)`: keep moto resources (e.g. "bedrock-agentcore-control::gateway")
   in their initial state for `times` reads before they advance; undone after the test.
 
@@ -27,6 +27,8 @@ import pytest
 from agentgw_local import aws as local_aws
 from agentgw_local.aws import EmulatedAws
 
+_owned: set[int] = set()  # emulators started by `emulated_aws` (safe to reset)
+
 
 @pytest.fixture(scope="module")
 def emulated_aws() -> Iterator[EmulatedAws]:
@@ -35,9 +37,11 @@ def emulated_aws() -> Iterator[EmulatedAws]:
         yield running
         return
     emulator = EmulatedAws().start()
+    _owned.add(id(emulator))
     try:
         yield emulator
     finally:
+        _owned.discard(id(emulator))
         emulator.stop()
 
 
@@ -58,6 +62,8 @@ def hold_transitions() -> Iterator[Callable[[str, int], None]]:
 
 @pytest.fixture
 def aws(emulated_aws: EmulatedAws) -> Iterator[EmulatedAws]:
+    if id(emulated_aws) not in _owned:
+        pytest.fail("the `aws` fixture would wipe an emulator another fixture runs; use `emulated_aws`")
     emulated_aws.reset()
     emulated_aws._ensure_lambda_role()  # reset() removed the role the emulator's functions use
     yield emulated_aws
