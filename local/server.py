@@ -8,7 +8,6 @@ before anything (provisioning, the endpoint URLs) needs it.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 import threading
@@ -90,7 +89,8 @@ class HttpServer:
 
     def _run(self) -> None:
         assert self._server is not None
-        asyncio.run(self._server.serve(sockets=[self.sock]))
+        # uvicorn picks uvloop and httptools when installed (the `local` extra pins both).
+        self._server.run(sockets=[self.sock])
 
     def stop(self) -> None:
         if self._server is not None:

@@ -14,6 +14,7 @@ until the token expires, so a steady client costs one dict lookup per request.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
@@ -63,9 +64,11 @@ class JwtAuthorizer:
         self._verified: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
+        http, self._http = self._http, None
+        if http is not None:
+            # RuntimeError: its connections belonged to an event loop that is gone.
+            with contextlib.suppress(RuntimeError):
+                await http.aclose()
 
     def _client(self) -> httpx.AsyncClient:
         if self._http is None:

@@ -107,11 +107,16 @@ class Catalog:
         self._index_factory = index_factory
         self._indexes: dict[str, _SearchState] = {}
         self._indexes_lock = threading.Lock()
+        self._backend_obj: Any = None
 
     def _backend(self) -> Any:
-        from moto.bedrockagentcorecontrol.models import bedrockagentcorecontrol_backends
+        # moto's BackendDict lookups cost more than the rest of a request; its reset() re-inits the
+        # backend object in place, so the object can be kept.
+        if self._backend_obj is None:
+            from moto.bedrockagentcorecontrol.models import bedrockagentcorecontrol_backends
 
-        return bedrockagentcorecontrol_backends[self.account_id][self.region]
+            self._backend_obj = bedrockagentcorecontrol_backends[self.account_id][self.region]
+        return self._backend_obj
 
     def view(self, gateway_id: str) -> GatewayView | None:
         """The gateway's current snapshot, or None when the control plane has no such gateway."""
