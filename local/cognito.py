@@ -25,6 +25,7 @@ import hmac
 import threading
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote
@@ -90,6 +91,8 @@ class EmulatedCognito:
         self.token_ttl_s = token_ttl_s
         self._keys: dict[str, SigningKey] = {}
         self._keys_lock = threading.Lock()
+        # Server-side counts (benchmarks, tests): `tokens_issued`, `token_errors`.
+        self.stats: Counter[str] = Counter()
 
     # -- moto's backend ------------------------------------------------------------------
     def _backend(self) -> Any:
@@ -220,7 +223,9 @@ class EmulatedCognito:
                 request.path_params["domain"], client_id, client_secret, form.get("scope")
             )
         except OAuthError as exc:
+            self.stats["token_errors"] += 1
             return exc.response()
+        self.stats["tokens_issued"] += 1
         return JSONResponse(result, headers={"Cache-Control": "no-store", "Pragma": "no-cache"})
 
     async def _discovery(self, request: Request) -> Response:

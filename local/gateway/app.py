@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -92,6 +92,10 @@ class LocalGateway:
         self._sessions: OrderedDict[str, tuple[str, str]] = OrderedDict()  # id -> (gateway, version)
         self._max_concurrent = max_concurrent_invocations
         self._limiter: anyio.CapacityLimiter | None = None
+        # Server-side counts (benchmarks, tests): one per JSON-RPC request method
+        # ("initialize", "tools/list", "tools/call", ...), plus "sessions_opened",
+        # "sessions_closed" and "auth_errors".
+        self.stats: Counter[str] = Counter()
 
     # -- URLs ------------------------------------------------------------------------------
     def mcp_url(self, gateway_id: str) -> str:
@@ -150,6 +154,7 @@ class LocalGateway:
         try:
             claims = await self._authorize(view, headers.get("authorization"))
         except AuthError as exc:
+            self.stats["auth_errors"] += 1
             await self._send_auth_error(send, view, exc)
             return
         method = scope["method"]
@@ -194,6 +199,7 @@ class LocalGateway:
         elif self._sessions.pop(session_id, None) is None:
             await _send_json(send, 404, _rpc_error(None, INVALID_REQUEST, "Session not found"))
         else:
+            self.stats["sessions_closed"] += 1
             await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"0")]})
             await send({"type": "http.response.body", "body": b""})
 
@@ -254,6 +260,8 @@ class LocalGateway:
         status = 200
         try:
             method = message["method"]
+            if isinstance(method, str):
+                self.stats[method] += 1
             params = message.get("params") or {}
             if not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
@@ -294,6 +302,7 @@ class LocalGateway:
         version = requested if requested in versions else versions[-1]
         session_id = uuid.uuid4().hex
         self._sessions[session_id] = (view.gateway_id, version)
+        self.stats["sessions_opened"] += 1
         if len(self._sessions) > MAX_SESSIONS:
             self._sessions.popitem(last=False)
         result: dict[str, Any] = {

@@ -14,14 +14,16 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
+import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -91,12 +93,47 @@ class ToolListCache:
 TOOL_LISTS = ToolListCache()
 
 
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    """The MCP transport's TLS context, built once per process.
+
+    The mcp SDK builds a new default context (loading the whole CA bundle: ~50-100 ms of CPU)
+    for every HTTP client, i.e. for every MCP session, i.e. for every invocation here. The
+    context is the SDK's own default (same CA sources, same `SSL_CERT_*` handling), reused.
+    """
+    import httpcore2
+
+    return httpcore2.default_ssl_context()
+
+
+def _transport(url: str, auth: httpx.Auth) -> Callable[[], AbstractAsyncContextManager[Any]]:
+    """What `MCPClient(url=…, auth_provider=…)` builds, with the TLS context reused."""
+    import httpx2
+    from mcp.client.streamable_http import streamable_http_client
+    from mcp.shared._httpx_utils import MCP_DEFAULT_SSE_READ_TIMEOUT, MCP_DEFAULT_TIMEOUT
+    from strands.tools.mcp._compat import _wrap_auth_for_httpx2  # strands' own adapter (pinned)
+
+    @asynccontextmanager
+    async def transport() -> AsyncIterator[Any]:
+        async with (
+            httpx2.AsyncClient(
+                auth=_wrap_auth_for_httpx2(auth),
+                verify=_tls_context(),
+                follow_redirects=True,
+                timeout=httpx2.Timeout(MCP_DEFAULT_TIMEOUT, read=MCP_DEFAULT_SSE_READ_TIMEOUT),
+            ) as http,
+            streamable_http_client(url, http_client=http) as streams,
+        ):
+            yield streams
+
+    return transport
+
+
 @contextmanager
 def gateway_session(url: str, auth: httpx.Auth, *, startup_timeout_s: float) -> Iterator[MCPClient]:
     """An MCP client connected to the gateway for the duration of the block, then stopped."""
     client = MCPClient(
-        url=url,
-        auth_provider=auth,
+        _transport(url, auth),
         startup_timeout=max(1, int(startup_timeout_s)),
         application_name="agentgw-agent",
     )
