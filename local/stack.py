@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -108,7 +107,6 @@ class LocalStack:
         self.provision_result: Any = None
         self.info: StackInfo | None = None
         self._saved_env: dict[str, str | None] = {}
-        self._warmup: threading.Thread | None = None
 
     @property
     def base_url(self) -> str:
@@ -147,19 +145,13 @@ class LocalStack:
         return self
 
     def _warm_search(self, gateway_id: str) -> None:
-        """Load the search model and index the tools in the background: the first search then
-        answers fast, and startup does not wait for it (a search meanwhile waits for the index)."""
+        """Load the search model and index the tools before reporting ready: the first search is
+        then fast, and nothing is left loading in a thread when Ctrl-C comes."""
         assert self.gateway is not None
-        catalog = self.gateway.catalog
-
-        def warm() -> None:
-            try:
-                catalog.warm(gateway_id)
-            except Exception as exc:  # the search itself will report the problem
-                log.warning("warming the tool search index failed: %s", exc)
-
-        self._warmup = threading.Thread(target=warm, name="agentgw-search-warmup", daemon=True)
-        self._warmup.start()
+        try:
+            self.gateway.catalog.warm(gateway_id)
+        except Exception as exc:  # the search itself will report the problem, with the reason
+            log.warning("warming the tool search index failed: %s", exc)
 
     def _provision(self) -> StackInfo:
         from agentgw_local.provision import provision
@@ -198,10 +190,6 @@ class LocalStack:
         return self.info
 
     def stop(self) -> None:
-        if self._warmup is not None:
-            # A daemon thread killed inside torch at interpreter exit aborts the process.
-            self._warmup.join()
-            self._warmup = None
         if self.http is not None:
             self.http.stop()
             self.http = None
