@@ -74,32 +74,36 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     use_local_stack_urls(args.port)
     with EmulatedAws() as aws:
         deploy(aws, stack_name=args.stack_name)  # loads the handlers, so their logs can be routed
-        route_function_logs(err, None if args.verbose else logging.WARNING)
-        result = provision(
-            aws,
-            stack_name=args.stack_name,
-            on_state=on_state,
-            wait_seconds=args.wait_seconds,
-            max_polls=args.max_polls,
-            exception_level=args.exception_level,
-        )
-        document: dict[str, Any] = result.to_json()
-        ok = result.status == "SUCCEEDED"
-        if not args.json:
-            print(_summary(result), file=out, flush=True)
-        if args.teardown:
-            removed = teardown(aws, stack_name=args.stack_name, on_state=on_state)
-            document["teardown"] = {
-                "status": removed.status,
-                "deleted": (removed.output.get("teardown") or {}).get("deleted", []),
-                "error": removed.error,
-            }
-            ok = ok and removed.status == "SUCCEEDED"
-            if not args.json:
-                print(
-                    f"teardown {removed.status}: {len(document['teardown']['deleted'])} resources deleted",
-                    file=out,
-                )
+        restore_logs = route_function_logs(err, None if args.verbose else logging.WARNING)
+        try:
+            document, ok = _provision(aws, args, on_state, out)
+        finally:
+            restore_logs()
     if args.json:
         print(json.dumps(document, indent=2), file=out, flush=True)
     return 0 if ok else 1
+
+
+def _provision(
+    aws: EmulatedAws, args: argparse.Namespace, on_state: Any, out: Any
+) -> tuple[dict[str, Any], bool]:
+    result = provision(
+        aws,
+        stack_name=args.stack_name,
+        on_state=on_state,
+        wait_seconds=args.wait_seconds,
+        max_polls=args.max_polls,
+        exception_level=args.exception_level,
+    )
+    document: dict[str, Any] = result.to_json()
+    ok = result.status == "SUCCEEDED"
+    if not args.json:
+        print(_summary(result), file=out, flush=True)
+    if args.teardown:
+        removed = teardown(aws, stack_name=args.stack_name, on_state=on_state)
+        deleted = (removed.output.get("teardown") or {}).get("deleted", [])
+        document["teardown"] = {"status": removed.status, "deleted": deleted, "error": removed.error}
+        ok = ok and removed.status == "SUCCEEDED"
+        if not args.json:
+            print(f"teardown {removed.status}: {len(deleted)} resources deleted", file=out, flush=True)
+    return document, ok

@@ -1,0 +1,63 @@
+"""`agentgw local provision` as a user runs it (its own process, its own emulated AWS)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agentgw_local.cli import main
+from agentgw_local.provision import local_stack_urls
+
+ROOT = Path(__file__).resolve().parents[2]
+CLI = [sys.executable, "-m", "agentgw_local.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, "local", "provision", *args], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_json_output_is_the_result_only_and_points_at_the_local_stack() -> None:
+    done = run("--json", "--port", "18123", "--teardown")
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads(done.stdout)  # stdout holds the JSON document and nothing else
+    assert result["status"] == "SUCCEEDED"
+    assert result["states"][:3] == ["ChooseAction", "CreateAuthorizer", "CreateGateway"]
+    assert result["states"][-2:] == ["ReportSuccess", "Done"]
+    gateway = result["gateway"]
+    assert gateway["status"] == "READY"
+    assert gateway["url"] == f"http://127.0.0.1:18123/gateways/{gateway['id']}/mcp"
+    assert [(t["name"], t["status"]) for t in result["targets"]] == [("timeweather", "READY")]
+    assert result["config"]["token_url"].startswith("http://127.0.0.1:18123/cognito/")
+    assert "client_secret" not in result["config"]
+    assert result["teardown"]["status"] == "SUCCEEDED"
+    kinds = {item.split(":")[0] for item in result["teardown"]["deleted"]}
+    assert kinds >= {"gateway", "rolePolicy", "parameter", "secret", "userPool"}
+    # Progress went to stderr, one line per state entered and left.
+    assert "→ CreateGateway entered" in done.stderr and "✓ CreateGateway exited" in done.stderr
+
+
+def test_human_output_streams_states_then_a_summary(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # In-process (the imports are warm); the command sets the local-stack URL variables, which
+    # monkeypatch puts back afterwards.
+    for key in local_stack_urls():
+        monkeypatch.setenv(key, "")
+    assert main(["local", "provision", "--port", "18124"]) == 0
+    # The handlers' loggers got their streams and levels back (the CLI routed them to stderr).
+    powertools = logging.getLogger("agentgw-provisioning")
+    assert powertools.level != logging.WARNING or not powertools.handlers
+
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "→ ChooseAction entered"
+    assert lines.index("→ CheckGateway entered") < lines.index("✓ CheckGateway exited")
+    assert "provisioning SUCCEEDED" in lines
+    assert any(line.startswith("  gateway  ") and "18124" in line and "READY" in line for line in lines)
