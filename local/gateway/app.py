@@ -236,6 +236,9 @@ class LocalGateway:
         except (ValueError, UnicodeDecodeError) as exc:
             await _send_json(send, 400, _rpc_error(None, PARSE_ERROR, f"Parse error: {exc}"))
             return
+        except RecursionError:  # the decoder recurses per level: deep nesting is a bad request
+            await _send_json(send, 400, _rpc_error(None, PARSE_ERROR, "Parse error: JSON nested too deeply"))
+            return
         if isinstance(message, list):
             await _send_json(send, 400, _rpc_error(None, INVALID_REQUEST, "Batch requests are not supported"))
             return
