@@ -130,3 +130,32 @@ def test_local_up_on_a_busy_port_says_so(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert f"port {port} on 127.0.0.1 is busy" in stderr
     assert "Traceback" not in stderr
+
+
+def test_tools_against_a_deployed_stack_by_name(local_stack: LocalStack, tmp_path: Path) -> None:
+    """--stack NAME: the ConfigParameterName output → published config (SSM) → secret → gateway."""
+    assert local_stack.aws is not None and local_stack.provision_result is not None
+    template = {
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"ConfigParameterName": {"Value": local_stack.provision_result.parameter_name}},
+    }
+    local_stack.aws.client("cloudformation").create_stack(
+        StackName="agentgw-tools", TemplateBody=json.dumps(template)
+    )
+    region = local_stack.aws.region
+    missing = tmp_path / "no-local-stack.json"  # proves the local file is not what is used
+    code, out, err = tools(
+        "call",
+        GET_TIME,
+        "--args",
+        '{"timezone": "UTC"}',
+        "--stack",
+        "agentgw-tools",
+        "--region",
+        region,
+        local_file=missing,
+    )
+    assert code == 0, err
+    assert json.loads(out)["timezone"] == "UTC"
+    code, _, err = tools("list", "--stack", "no-such-stack", "--region", region, local_file=missing)
+    assert code == 1 and "no-such-stack" in err
