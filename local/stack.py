@@ -163,7 +163,10 @@ class LocalStack:
         result = provision(self.aws, **kwargs)
         self.provision_result = result
         if getattr(result, "status", None) != "SUCCEEDED":
-            raise RuntimeError(f"provisioning {self.stack_name} ended {getattr(result, 'status', result)}")
+            reason = getattr(result, "error", None) or "no reason given"
+            raise RuntimeError(
+                f"provisioning {self.stack_name} ended {getattr(result, 'status', result)}: {reason}"
+            )
         config: GatewayConfig = result.config
         secret = self.aws.client("secretsmanager").get_secret_value(SecretId=config.client_secret_arn)
         credentials = ClientCredentials.from_secret_string(secret["SecretString"])
