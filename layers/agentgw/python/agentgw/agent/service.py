@@ -99,6 +99,8 @@ def parse_request(body: str | bytes | Mapping[str, Any] | None) -> PromptRequest
             raise RequestError(
                 f"the request body is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
             ) from None
+        except RecursionError:  # the decoder recurses per level; no valid request nests deeply
+            raise RequestError("the request body is not valid JSON: nested too deeply") from None
     if size > MAX_BODY_BYTES:
         raise RequestError(f"the request body has {size} bytes; the limit is {MAX_BODY_BYTES} bytes")
     if not isinstance(data, dict):
@@ -251,18 +253,24 @@ class AgentService:
         budget = settings.deadline_s
         if remaining_ms is not None:
             budget = min(budget, remaining_ms / 1000 - LAMBDA_MARGIN_S)
-        deadline = started + max(budget, 0.5)
-        reply = self._answer(
-            request, request.session_id or session_id or uuid.uuid4().hex, settings, deadline, request_id
-        )
+        budget = max(budget, 0.5)
+        session = request.session_id or session_id or uuid.uuid4().hex
+        reply = self._answer(request, session, settings, started, round(budget, 1), request_id)
         self._metric("PromptLatency", (time.monotonic() - started) * 1000, unit="Milliseconds")
         if reply.status >= 500:
             self._metric("PromptErrors", 1)
         return reply
 
     def _answer(
-        self, request: PromptRequest, session_id: str, settings: Settings, deadline: float, request_id: str
+        self,
+        request: PromptRequest,
+        session_id: str,
+        settings: Settings,
+        started: float,
+        budget_s: float,
+        request_id: str,
     ) -> Reply:
+        deadline = started + budget_s
         try:
             config = credentials.gateway_config(settings.config_parameter, settings.config_max_age_s)
             auth = credentials.GatewayBearerAuth(credentials.token_cache(config, settings.config_max_age_s))
@@ -357,7 +365,7 @@ class AgentService:
             return error_reply(
                 504,
                 "deadline_exceeded",
-                f"no answer within the {settings.deadline_s:g} s deadline; the agent was stopped "
+                f"no answer within the {budget_s:g} s deadline; the agent was stopped "
                 f"after {len(tool_calls)} tool call(s)",
                 request_id,
                 session_id=session_id,
