@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint provision build clean
+.PHONY: install run test lint provision build bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,13 @@ $(SAM_VENV)/.installed:
 
 build: $(SAM_VENV)/.installed
 	$(SAM_VENV)/bin/sam build
+
+## make bench: the performance benchmarks (not part of `make test`; results: docs/benchmarks.md).
+## Each prints one JSON line; cold_start measures sizes with `sam build` (the SAM venv above).
+bench: $(STAMP) $(SAM_VENV)/.installed
+	$(BIN)/python -m bench.agent_overhead
+	$(BIN)/python -m bench.cold_start --sam $(SAM_VENV)/bin/sam
+	$(BIN)/python -m bench.gateway_throughput
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .agentgw .pytest_cache .ruff_cache

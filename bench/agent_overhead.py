@@ -28,7 +28,15 @@ import httpx
 from starlette.routing import Mount
 
 from bench import baseline_agent
-from bench.common import ROOT, emit, machine, scripted_model_support, summary_ms, wait_for_search_warmup
+from bench.common import (
+    ROOT,
+    emit,
+    machine,
+    quiet_stdout,
+    scripted_model_support,
+    summary_ms,
+    wait_for_search_warmup,
+)
 
 GET_TIME = "timeweather___get_time"
 BASELINE_FUNCTION = "agentgw-bench-BaselineAgent"
@@ -139,7 +147,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.requests < 1 or args.warmup < 1:
         parser.error("--requests and --warmup must be at least 1")
-    emit(run(args.requests, args.warmup))
+    with quiet_stdout():  # the handlers log to stdout; ours is for the result line
+        result = run(args.requests, args.warmup)
+    emit(result)
 
 
 if __name__ == "__main__":

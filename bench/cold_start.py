@@ -244,7 +244,9 @@ def sizes_with_pip() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=9, help="start-ups per agent")
-    parser.add_argument("--sam", default=shutil.which("sam"), help="the SAM CLI (default: sam on PATH)")
+    local_sam = ROOT / ".venv-sam" / "bin" / "sam"  # what `make build` installs
+    default_sam = str(local_sam) if local_sam.exists() else shutil.which("sam")
+    parser.add_argument("--sam", default=default_sam, help="the SAM CLI (default: .venv-sam, then PATH)")
     parser.add_argument("--no-sam", action="store_true", help="measure sizes with pip instead of sam build")
     parser.add_argument("--no-sizes", action="store_true", help="skip the size measurement")
     args = parser.parse_args(argv)

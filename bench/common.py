@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,31 @@ def emit(result: dict[str, Any]) -> None:
     sys.stdout.flush()
 
 
+@contextlib.contextmanager
+def quiet_stdout() -> Iterator[None]:
+    """Send fd 1 to /dev/null for the block: the handlers log (JSON lines, EMF) to stdout, and a
+    benchmark's stdout is its one result line."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        yield
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+
+
 def machine() -> dict[str, Any]:
-    return {"cpus": os.cpu_count(), "python": sys.version.split()[0], "platform": sys.platform}
+    """What ran the benchmark; the load average says how busy the machine was (other work too)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": sys.version.split()[0],
+        "platform": sys.platform,
+        "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
 
 
 def wait_for_search_warmup(timeout_s: float = 120.0) -> None:

@@ -35,7 +35,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit, machine, summary_ms
+from bench.common import ROOT, emit, machine, quiet_stdout, summary_ms
 
 SERVER_CPU = 0
 CLIENT_CPU = 1
@@ -177,6 +177,11 @@ class Server:
         self.url: str = data["url"]
         self.token: str | None = data["token"]
 
+    def cpu_s(self) -> float:
+        """CPU time (user + system) the server process has used so far."""
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rpartition(")")[2].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             assert self.proc.stdin is not None
@@ -217,9 +222,10 @@ async def load(url: str, token: str | None, tool: str, clients: int, seconds: fl
     error_sample: str | None = None
     measuring = False
     stop_at = float("inf")
+    total = 0  # warm-up included
 
     async def client(session: aiohttp.ClientSession, number: int) -> None:
-        nonlocal errors, error_sample
+        nonlocal errors, error_sample, total
         request_id = 0
         while time.perf_counter() < stop_at:
             request_id += 1
@@ -239,6 +245,7 @@ async def load(url: str, token: str | None, tool: str, clients: int, seconds: fl
             except (aiohttp.ClientError, TimeoutError) as exc:
                 ok, payload = False, repr(exc).encode()
             elapsed = time.perf_counter() - started
+            total += 1
             if measuring:
                 latencies.append(elapsed)
                 if not ok:
@@ -258,6 +265,7 @@ async def load(url: str, token: str | None, tool: str, clients: int, seconds: fl
     result: dict[str, Any] = {
         "clients": clients,
         "requests": len(latencies),
+        "requests_total": total,
         "calls_per_s": round(len(latencies) / measured_s, 1),
         "errors": errors,
         **{k: v for k, v in summary_ms(latencies).items() if k in ("p50_ms", "p99_ms")},
@@ -290,20 +298,20 @@ def run(seconds: float, levels: list[int]) -> dict[str, Any]:
     os.sched_setaffinity(0, {CLIENT_CPU})
     logdir = Path(tempfile.mkdtemp(prefix="agentgw-bench-"))
     results: dict[str, Any] = {}
-    # The direct calls print the handler's logs: keep this process's stdout for the result line.
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)
-    try:
+    with quiet_stdout():  # the handler logs to stdout; ours is for the result line
         results["direct"] = [direct(seconds)]
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
     for kind, serve, tool in (("gateway", "stack", TOOL), ("mcp_sdk", "mcp_sdk", "get_time")):
         server = Server(serve, str(logdir / f"{kind}.log"))
         try:
-            results[kind] = [asyncio.run(load(server.url, server.token, tool, c, seconds)) for c in levels]
+            results[kind] = []
+            for clients in levels:
+                cpu_before = server.cpu_s()
+                level = asyncio.run(load(server.url, server.token, tool, clients, seconds))
+                # Server CPU per call (warm-up included in both): less sensitive than calls/s to
+                # other load on the machine; 1000 / it is what one free core could carry.
+                cpu_ms = (server.cpu_s() - cpu_before) * 1000
+                level["server_cpu_ms_per_call"] = round(cpu_ms / max(1, level["requests_total"]), 3)
+                results[kind].append(level)
         finally:
             server.stop()
     gateway_1 = next((r for r in results["gateway"] if r["clients"] == 1), None)

@@ -11,15 +11,17 @@ and the Lambda handler call in a worker thread (handlers block, e.g. on HTTP).
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
+import functools
 import json
 import logging
 import uuid
 from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable
-from typing import Any
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
-import anyio
-import anyio.to_thread
 import jsonschema
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -91,7 +93,7 @@ class LocalGateway:
         self.authorizer = JwtAuthorizer()
         self._sessions: OrderedDict[str, tuple[str, str]] = OrderedDict()  # id -> (gateway, version)
         self._max_concurrent = max_concurrent_invocations
-        self._limiter: anyio.CapacityLimiter | None = None
+        self._executor: ThreadPoolExecutor | None = None
         # Server-side counts (benchmarks, tests): one per JSON-RPC request method
         # ("initialize", "tools/list", "tools/call", ...), plus "sessions_opened",
         # "sessions_closed" and "auth_errors".
@@ -122,6 +124,9 @@ class LocalGateway:
 
     async def aclose(self) -> None:
         await self.authorizer.aclose()
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = None
 
     # -- RFC 9728 ------------------------------------------------------------------------
     async def _protected_resource(self, request: Request) -> Response:
@@ -375,9 +380,7 @@ class LocalGateway:
             "bedrockAgentCoreMcpMessageId": str(request_id),
         }
         try:
-            return await anyio.to_thread.run_sync(
-                self._invoke, view, tool, arguments, custom, limiter=self._get_limiter()
-            )
+            return await self._to_thread(self._invoke, view, tool, arguments, custom)
         except Exception as exc:  # the function is missing or cannot run at all
             log.warning("tool %s: invocation failed: %s", name, exc)
             return _tool_error(view, f"Failed to invoke the Lambda function {tool.lambda_arn}: {exc}")
@@ -408,9 +411,7 @@ class LocalGateway:
         _validate(_SEARCH_VALIDATOR, arguments, SEARCH_TOOL_NAME)
         query = arguments["query"]
         try:
-            tools = await anyio.to_thread.run_sync(
-                self.catalog.search, view, query, limiter=self._get_limiter()
-            )
+            tools = await self._to_thread(self.catalog.search, view, query)
         except Exception as exc:
             log.exception("search on gateway %s failed", view.gateway_id)
             return _tool_error(view, f"Tool search failed: {type(exc).__name__}: {exc}")
@@ -421,11 +422,20 @@ class LocalGateway:
             "isError": False,
         }
 
-    def _get_limiter(self) -> anyio.CapacityLimiter:
-        # Created lazily: a CapacityLimiter belongs to the event loop that first uses it.
-        if self._limiter is None:
-            self._limiter = anyio.CapacityLimiter(self._max_concurrent)
-        return self._limiter
+    async def _to_thread(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run blocking `fn` in the gateway's worker pool (at most `max_concurrent_invocations` at
+        once, the rest queue), in a copy of the caller's context as `asyncio.to_thread` does.
+
+        A plain executor hop costs ~50 µs here; `anyio.to_thread.run_sync` with a CapacityLimiter
+        ~200 µs, a fifth of the per-call budget at 1,000 tools/call per second.
+        """
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(self._max_concurrent, thread_name_prefix="agentgw-gateway")
+        call = functools.partial(contextvars.copy_context().run, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+
+_T = TypeVar("_T")
 
 
 class _Asgi:
