@@ -363,11 +363,20 @@ def _run(
 
 
 def _failure_reason(history: list[dict[str, Any]]) -> str | None:
-    """The first step failure in the history (the one that started the rollback)."""
+    """Why the execution failed: the error the workflow reported (ReportFailure's input),
+    else the first step failure in the history."""
+    from agentgw.provisioning.cfn_response import error_reason
+
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or {}
+        if details.get("name") == "ReportFailure":
+            state = json.loads(details.get("input") or "{}")
+            if state.get("error"):
+                return error_reason(state["error"])
     for event in history:
         if event["type"] in ("TaskFailed", "LambdaFunctionFailed"):
-            details = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
-            return _short_error(details)
+            found = next((v for k, v in event.items() if k.endswith("EventDetails")), {}) or {}
+            return _short_error(found)
     return None
 
 
