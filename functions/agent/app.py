@@ -6,6 +6,7 @@ the work (validation, gateway tools, the Strands agent under a deadline, the res
 
 from __future__ import annotations
 
+import base64
 import json
 from typing import Any
 
@@ -27,8 +28,11 @@ service = AgentService(metrics=metrics, logger=logger)
 def prompt() -> Response[str]:
     event = app.current_event
     context = app.lambda_context
+    # Not `event.decoded_body`: it decodes a base64 (binary) body as UTF-8 and raises on bad
+    # bytes (a 500); the service answers those with a 400 saying the body is not UTF-8.
+    body = base64.b64decode(event.body) if event.is_base64_encoded and event.body else event.body
     reply = service.handle(
-        event.decoded_body,
+        body,
         request_id=context.aws_request_id,
         remaining_ms=context.get_remaining_time_in_millis(),
     )
