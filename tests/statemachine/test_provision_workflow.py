@@ -359,3 +359,31 @@ def test_target_waits_out_iam_propagation(aws: EmulatedAws) -> None:
     assert result.status == "SUCCEEDED", result.error
     assert failed_tasks(history(aws, result)) == ["PermissionsNotPropagated"]
     assert len(inventory(aws, ROLE)["targets"]) == 1
+
+
+def test_failed_update_removes_only_what_it_created(
+    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = run(aws)
+    assert first.status == "SUCCEEDED" and first.gateway is not None, first.error
+    control = aws.client("bedrock-agentcore-control")
+    (target,) = first.targets
+    control.delete_gateway_target(gatewayIdentifier=first.gateway["id"], targetId=target["id"])
+    before = inventory(aws, ROLE)
+
+    # The update re-creates the missing target, which the service then reports FAILED.
+    original = BedrockAgentCoreControlBackend.create_gateway_target
+
+    def create_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
+        created = original(self, *args, **kwargs)
+        created.status = "FAILED"
+        return created
+
+    monkeypatch.setattr(BedrockAgentCoreControlBackend, "create_gateway_target", create_failing)
+    second = run(aws, action="Update")
+
+    assert second.status == "FAILED"
+    assert "TargetFailed" in (second.error or "")
+    # The new target is gone; the gateway, authorizer, secret, parameter and policy stay.
+    assert inventory(aws, ROLE) == before
+    assert before["gateways"] == [first.gateway["id"]] and before["targets"] == []

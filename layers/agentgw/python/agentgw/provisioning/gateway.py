@@ -124,6 +124,10 @@ def ensure_gateway(
             gateway = client.update_gateway(**request)
             updated = True
     gateway_id = str(gateway["gatewayId"])
+    # What the gateway had before this execution: a rollback removes only targets created since.
+    from agentgw.provisioning import targets  # targets imports this module
+
+    existing_targets = [] if created else sorted(t["targetId"] for t in targets.list_targets(gateway_id))
     return {
         "gatewayId": gateway_id,
         "gatewayArn": str(gateway["gatewayArn"]),
@@ -131,6 +135,7 @@ def ensure_gateway(
         "name": names.gateway,
         "created": created,
         "updated": updated,
+        "existingTargetIds": existing_targets,
     }
 
 

@@ -35,10 +35,13 @@ def rollback(state: Mapping[str, Any]) -> dict[str, Any]:
         if gateway.delete_gateway(str(gateway_id)):
             deleted.append(f"gateway:{gateway_id}")
     elif gateway_id:
-        for result in state.get("targetResults") or []:
-            created = isinstance(result, Mapping) and result.get("created")
-            if created and targets.delete_target(str(gateway_id), str(result["targetId"])):
-                deleted.append(f"target:{result['targetId']}")
+        # The gateway predates this execution: delete only the targets it did not have then
+        # (a failed Map iteration records nothing, so the live list is compared, not our results).
+        before = set(gw.get("existingTargetIds") or [])
+        for target in targets.list_targets(str(gateway_id)):
+            target_id = str(target["targetId"])
+            if target_id not in before and targets.delete_target(str(gateway_id), target_id):
+                deleted.append(f"target:{target_id}")
 
     iam_part = _section(state, "iam")
     if iam_part.get("created") and iam.remove_inline_policy(str(state["gatewayRoleArn"])):
