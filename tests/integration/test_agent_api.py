@@ -257,3 +257,34 @@ def test_sessions_in_s3_as_deployed(
     assert texts == ["Remember Tokyo", "Noted: Tokyo.", "Which city?"]
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="agentgw-it-sessions")["Contents"]]
     assert keys and all(k.startswith("sessions/session_s3-session/") for k in keys)
+
+
+def test_logs_and_metrics_carry_the_request_and_never_a_secret(
+    local_stack: LocalStack,
+    scripted: Script,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    assert local_stack.info is not None
+    scripted.play(
+        Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})], input_tokens=40, output_tokens=4),
+        Turn(text="done", input_tokens=60, output_tokens=6),
+    )
+    capfd.readouterr()
+    response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
+    out, err = capfd.readouterr()
+
+    assert response.status_code == 200, response.text
+    request_id = response.json()["request_id"]
+    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    emf = [r for r in records if "_aws" in r and "PromptLatency" in r]
+    assert len(emf) == 1
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "agentgw"
+    assert (emf[0]["PromptToolCalls"], emf[0]["PromptToolErrors"]) == ([1.0], [0.0])
+    assert (emf[0]["PromptInputTokens"], emf[0]["PromptOutputTokens"]) == ([100.0], [10.0])
+    logs = [r for r in caplog.records if r.getMessage() == "tools selected"]
+    assert logs and logs[-1].__dict__["request_id"] == request_id
+    assert logs[-1].__dict__["tools_offered"] == 2
+    everything = out + err + response.text + caplog.text
+    assert local_stack.info.client_secret not in everything
+    assert "Bearer ey" not in everything

@@ -309,6 +309,8 @@ class AgentService:
                 self._log.info(
                     "tools selected",
                     extra={
+                        "request_id": request_id,
+                        "session_id": session_id,
                         "tools_total": selection.total,
                         "tools_offered": len(selection.tools),
                         "searched": selection.searched,
