@@ -288,3 +288,23 @@ def test_logs_and_metrics_carry_the_request_and_never_a_secret(
     everything = out + err + response.text + caplog.text
     assert local_stack.info.client_secret not in everything
     assert "Bearer ey" not in everything
+
+
+def test_no_mcp_client_outlives_the_invocation(local_stack: LocalStack, scripted: Script) -> None:
+    """Issue 5: the MCP client is opened and closed inside each invocation — its background
+    thread must not survive a Lambda freeze (a thawed function must not find a half-dead session)."""
+    import gc
+
+    from strands.tools.mcp import MCPClient
+
+    scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="done"))
+    assert prompt(api(local_stack), {"prompt": "What time is it in UTC?"}).status_code == 200
+
+    running = [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, MCPClient)
+        and obj._background_thread is not None
+        and obj._background_thread.is_alive()
+    ]
+    assert running == []
