@@ -7,8 +7,8 @@ is wrong.
 Response `{"answer", "session_id", "tool_calls": [{"name", "arguments", "is_error",
 "latency_ms"}], "model", "usage": {"input_tokens", "output_tokens"}, "request_id"}`.
 
-Per request: the cached gateway config and token (`credentials`), one MCP session opened
-and closed here (`tool_loading.gateway_session`), the tools for this prompt (cached list,
+Per request: the cached gateway config and token (`credentials`), an MCP session (the warm
+function's idle one when it still answers, else a new one: `tool_loading.gateway_session`), the tools for this prompt (cached list,
 search-first when there are many), a model by configuration (`models`), and a session
 manager keyed by `session_id` (S3 in AWS, files locally). The agent runs in a worker thread
 under a deadline below API Gateway's 30 s: past it the agent is cancelled, the MCP session
@@ -41,7 +41,13 @@ from agentgw.agent.settings import (
     Settings,
     SettingsError,
 )
-from agentgw.agent.tool_loading import ToolLoadingError, ToolSelection, gateway_session, select_tools
+from agentgw.agent.tool_loading import (
+    ToolLoadingError,
+    ToolSelection,
+    discard_session,
+    gateway_session,
+    select_tools,
+)
 from agentgw.config import ConfigError
 from agentgw.oauth import TokenError
 
@@ -294,7 +300,11 @@ class AgentService:
         model_name = settings.provider
         try:
             with gateway_session(
-                config.gateway_url, auth, startup_timeout_s=min(settings.mcp_timeout_s, max(remaining, 1))
+                config.gateway_url,
+                auth,
+                startup_timeout_s=min(settings.mcp_timeout_s, max(remaining, 1)),
+                # A warm function reuses its idle session with the gateway (same client identity).
+                reuse_key=(config.gateway_url, config.token_url, config.client_id, config.scope),
             ) as client:
                 selection = select_tools(
                     client,
@@ -329,6 +339,8 @@ class AgentService:
                     name="agentgw",
                 )
                 outcome = _run_with_deadline(agent, request.prompt, deadline, settings.max_turns)
+                if outcome.timed_out or outcome.error is not None:
+                    discard_session(client)  # a cancelled call may still be in flight on it
         except ToolLoadingError as exc:
             self._log.error("gateway tools unavailable: %s", exc)
             return error_reply(502, "gateway_unavailable", str(exc), request_id, session_id=session_id)

@@ -1,7 +1,14 @@
 """Which gateway tools the agent gets, and under which names.
 
-- The MCP client is opened and closed inside each invocation (`gateway_session`): it runs a
-  background thread that must not survive a Lambda freeze.
+- The MCP client (`gateway_session`) is opened per invocation, or, when the caller gives a
+  `reuse_key`, an idle one from an earlier invocation is reused: opening a session costs a
+  thread, an event loop, a TLS handshake and the `initialize` exchange, the bulk of a warm
+  request's overhead. A kept session is reused only if it was used in the last
+  `SESSION_MAX_IDLE_S` and, when idle for more than `PING_AFTER_IDLE_S`, answers a `ping` (a
+  Lambda may thaw after minutes, the gateway may have dropped the session); one that failed or
+  timed out (`discard_session`) is stopped.
+  Each invocation brings its own auth (its one-refresh-on-401 budget); the session's
+  transport delegates to it.
 - The tool list (every `tools/list` page) is cached per gateway URL for a TTL, so a warm
   function lists tools once per TTL, not once per request.
 - Search-first: when the gateway has more tools than a threshold, the prompt goes to the
@@ -14,6 +21,8 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import hashlib
 import json
@@ -22,7 +31,7 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Hashable, Iterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -129,22 +138,140 @@ def _transport(url: str, auth: httpx.Auth) -> Callable[[], AbstractAsyncContextM
     return transport
 
 
-@contextmanager
-def gateway_session(url: str, auth: httpx.Auth, *, startup_timeout_s: float) -> Iterator[MCPClient]:
-    """An MCP client connected to the gateway for the duration of the block, then stopped."""
-    client = MCPClient(
-        _transport(url, auth),
-        startup_timeout=max(1, int(startup_timeout_s)),
-        application_name="agentgw-agent",
-    )
+SESSION_MAX_IDLE_S = 60.0
+# A session used this recently is reused without a ping (one round trip saved per request).
+PING_AFTER_IDLE_S = 5.0
+PING_TIMEOUT_S = 2.0
+MAX_IDLE_SESSIONS = 4  # per key: a Lambda needs one; the local stack runs invocations concurrently
+
+
+class _InvocationAuth(httpx.Auth):
+    """A kept session's transport auth: delegates to the auth of the invocation using it now."""
+
+    def __init__(self, current: httpx.Auth) -> None:
+        self.current = current
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        yield from self.current.auth_flow(request)
+
+
+@dataclass
+class _Kept:
+    client: MCPClient
+    auth: _InvocationAuth
+    last_used: float = 0.0
+    discard: bool = False
+
+
+_idle: dict[Hashable, list[_Kept]] = {}
+_in_use: dict[int, _Kept] = {}  # id(client) -> its record, while an invocation holds it
+_sessions_lock = threading.Lock()
+
+
+def discard_session(client: MCPClient) -> None:
+    """Do not keep this session after the block (a call may still be in flight, or it failed)."""
+    with _sessions_lock:
+        kept = _in_use.get(id(client))
+        if kept is not None:
+            kept.discard = True
+
+
+def close_idle_sessions() -> None:
+    """Stop every kept session (tests; process exit)."""
+    with _sessions_lock:
+        idle = [kept for stack in _idle.values() for kept in stack]
+        _idle.clear()
+    for kept in idle:
+        _stop(kept.client)
+
+
+atexit.register(close_idle_sessions)
+
+
+def _stop(client: MCPClient) -> None:
+    with contextlib.suppress(Exception):  # already broken: nothing more to release
+        client.stop(None, None, None)
+
+
+def _ping(client: MCPClient) -> bool:
+    """Whether the kept session still answers (private strands/mcp names: pinned versions)."""
     try:
-        client.start()
-    except Exception as exc:
-        raise ToolLoadingError(f"could not open an MCP session with the gateway: {_root_cause(exc)}") from exc
+        session = client._background_thread_session
+        if session is None or not client._is_session_active():
+            return False
+        client._invoke_on_background_thread(session.send_ping()).result(timeout=PING_TIMEOUT_S)
+        return True
+    except Exception:
+        return False
+
+
+def _checkout(key: Hashable, auth: httpx.Auth) -> _Kept | None:
+    """The most recently used idle session for `key` that still answers; stale ones are stopped."""
+    while True:
+        with _sessions_lock:
+            stack = _idle.get(key)
+            if not stack:
+                return None
+            kept = stack.pop()
+        idle_s = time.monotonic() - kept.last_used
+        if idle_s <= SESSION_MAX_IDLE_S:
+            kept.auth.current = auth
+            if idle_s <= PING_AFTER_IDLE_S and kept.client._is_session_active():
+                return kept
+            if _ping(kept.client):
+                return kept
+        _stop(kept.client)
+
+
+def _checkin(key: Hashable, kept: _Kept) -> None:
+    kept.last_used = time.monotonic()
+    with _sessions_lock:
+        stack = _idle.setdefault(key, [])
+        if len(stack) < MAX_IDLE_SESSIONS:
+            stack.append(kept)
+            return
+    _stop(kept.client)
+
+
+@contextmanager
+def gateway_session(
+    url: str, auth: httpx.Auth, *, startup_timeout_s: float, reuse_key: Hashable | None = None
+) -> Iterator[MCPClient]:
+    """An MCP client connected to the gateway for the duration of the block.
+
+    Without `reuse_key` it is stopped after the block. With one, it is kept for the next block
+    with the same key (unless the block raised or called `discard_session`), and an idle kept
+    session is used instead of opening a new one.
+    """
+    kept = _checkout(reuse_key, auth) if reuse_key is not None else None
+    if kept is None:
+        holder = _InvocationAuth(auth)
+        client = MCPClient(
+            _transport(url, holder),
+            startup_timeout=max(1, int(startup_timeout_s)),
+            application_name="agentgw-agent",
+        )
+        try:
+            client.start()
+        except Exception as exc:
+            raise ToolLoadingError(
+                f"could not open an MCP session with the gateway: {_root_cause(exc)}"
+            ) from exc
+        kept = _Kept(client, holder)
+    client = kept.client
+    with _sessions_lock:
+        _in_use[id(client)] = kept
+    keep = False
     try:
         yield client
+        keep = reuse_key is not None
     finally:
-        client.stop(None, None, None)
+        with _sessions_lock:
+            _in_use.pop(id(client), None)
+        if keep and not kept.discard and client._is_session_active():
+            _checkin(reuse_key, kept)
+        else:
+            _stop(client)
 
 
 def list_all_tools(client: MCPClient) -> list[mcp.types.Tool]:
@@ -223,6 +350,7 @@ def select_tools(
         raise
     except Exception as exc:
         raise ToolLoadingError(f"could not list the gateway's tools: {_root_cause(exc)}") from exc
+    _absorb_listing(client, listed)
     by_name = {tool.name: tool for tool in listed if tool.name != SEARCH_TOOL_NAME}
     search_available = len(by_name) < len(listed)
     chosen: list[mcp.types.Tool] = list(by_name.values())
@@ -255,6 +383,22 @@ def select_tools(
         agent_tools.append(MCPAgentTool(tool, client, name_override=alias, timeout=timeout))
     catalog = sorted(by_name)[:CATALOG_NAMES]
     return ToolSelection(agent_tools, names, len(by_name), searched, search_available, catalog, ranked)
+
+
+def _absorb_listing(client: MCPClient, tools: list[mcp.types.Tool]) -> None:
+    """Give this session the (cached) tool list, as if it had listed the tools itself.
+
+    The mcp SDK checks every `tools/call` result against the tool's output schema, and a session
+    that has not listed tools sends a `tools/list` first to learn it: one per invocation, which
+    the cached list is there to avoid. The SDK's own response cache re-absorbs a listing the
+    same way (`ClientSession._absorb_tool_listing`); both names are private to the pinned
+    strands/mcp versions, so when they move this does nothing and the SDK lists as before.
+    """
+    session = getattr(client, "_background_thread_session", None)
+    absorb = getattr(session, "_absorb_tool_listing", None)
+    if absorb is None:
+        return
+    absorb(mcp.types.ListToolsResult(tools=list(tools)), complete=True)
 
 
 def _tool_from_search(entry: dict[str, Any]) -> mcp.types.Tool:
