@@ -8,9 +8,10 @@ Response `{"answer", "session_id", "tool_calls": [{"name", "arguments", "is_erro
 "latency_ms"}], "model", "usage": {"input_tokens", "output_tokens"}, "request_id"}`.
 
 Per request: the cached gateway config and token (`credentials`), an MCP session (the warm
-function's idle one when it still answers, else a new one: `tool_loading.gateway_session`), the tools for this prompt (cached list,
-search-first when there are many), a model by configuration (`models`), and a session
-manager keyed by `session_id` (S3 in AWS, files locally). The agent runs in a worker thread
+function's idle one when it still answers, else a new one: `tool_loading.gateway_session`),
+the tools for this prompt (cached list, search-first when there are many), a model by
+configuration (`models`), and a session manager keyed by `session_id` (S3 in AWS, files
+locally). The agent runs in a worker thread
 under a deadline below API Gateway's 30 s: past it the agent is cancelled, the MCP session
 closed, and the answer is a 504 with the tool calls made so far.
 """
