@@ -296,3 +296,37 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     # Nothing left running: the model's stream was closed and the agent's worker has ended.
     assert scripted.stream_closed.is_set()
     assert not [t for t in threading.enumerate() if t.name == "agentgw-agent"]
+
+
+def test_sessions_are_per_invocation_unless_reuse_is_switched_on(
+    local_stack: LocalStack,
+    gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from agentgw.agent.tool_loading import close_idle_sessions
+
+    assert local_stack.gateway is not None
+    stats = local_stack.gateway.stats
+
+    def ask() -> None:
+        scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="ok"))
+        assert prompt(api(local_stack), {"prompt": "What time is it in UTC?"}).status_code == 200
+
+    with agent_uses(monkeypatch, gateway):
+        ask()  # warm the caches (token, tool list)
+        opened, closed = stats["sessions_opened"], stats["sessions_closed"]
+        ask()
+        ask()
+        # Default: each invocation opens its session and closes it before answering.
+        assert (stats["sessions_opened"] - opened, stats["sessions_closed"] - closed) == (2, 2)
+
+        monkeypatch.setenv("AGENTGW_REUSE_MCP_SESSION", "true")
+        try:
+            ask()
+            opened = stats["sessions_opened"]
+            ask()
+            ask()
+            assert stats["sessions_opened"] == opened  # the warm function kept its session
+        finally:
+            close_idle_sessions()

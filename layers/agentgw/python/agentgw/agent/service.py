@@ -7,11 +7,11 @@ is wrong.
 Response `{"answer", "session_id", "tool_calls": [{"name", "arguments", "is_error",
 "latency_ms"}], "model", "usage": {"input_tokens", "output_tokens"}, "request_id"}`.
 
-Per request: the cached gateway config and token (`credentials`), an MCP session (the warm
-function's idle one when it still answers, else a new one: `tool_loading.gateway_session`),
-the tools for this prompt (cached list, search-first when there are many), a model by
-configuration (`models`), and a session manager keyed by `session_id` (S3 in AWS, files
-locally). The agent runs in a worker thread
+Per request: the cached gateway config and token (`credentials`), an MCP session opened and
+closed inside the invocation (`tool_loading.gateway_session`; with AGENTGW_REUSE_MCP_SESSION
+a warm function reuses its idle one instead), the tools for this prompt (cached list,
+search-first when there are many), a model by configuration (`models`), and a session
+manager keyed by `session_id` (S3 in AWS, files locally). The agent runs in a worker thread
 under a deadline below API Gateway's 30 s: past it the agent is cancelled, the MCP session
 closed, and the answer is a 504 with the tool calls made so far.
 """
@@ -304,8 +304,11 @@ class AgentService:
                 config.gateway_url,
                 auth,
                 startup_timeout_s=min(settings.mcp_timeout_s, max(remaining, 1)),
-                # A warm function reuses its idle session with the gateway (same client identity).
-                reuse_key=(config.gateway_url, config.token_url, config.client_id, config.scope),
+                # Opt-in: a warm function reuses its idle session with the gateway (same client
+                # identity). Off by default: the session's thread would outlive the invocation.
+                reuse_key=(config.gateway_url, config.token_url, config.client_id, config.scope)
+                if settings.reuse_mcp_session
+                else None,
             ) as client:
                 selection = select_tools(
                     client,
