@@ -148,6 +148,8 @@ class LocalStack:
         """Load the search model and index the tools before reporting ready: the first search is
         then fast, and nothing is left loading in a thread when Ctrl-C comes."""
         assert self.gateway is not None
+        if self.on_state is not None:
+            self.on_state("search: loading the model and indexing the tools")
         try:
             self.gateway.catalog.warm(gateway_id)
         except Exception as exc:  # the search itself will report the problem, with the reason

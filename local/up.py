@@ -95,8 +95,10 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     stop = threading.Event()
 
     def on_state(state: Any) -> None:
-        # One line per state: when it finishes (or fails), not also when it starts.
-        if getattr(state, "phase", None) != "entered":
+        if isinstance(state, str):  # the stack's own steps after provisioning
+            print(f"  {state}", file=out, flush=True)
+        # One line per provisioning state: when it finishes (or fails), not also when it starts.
+        elif getattr(state, "phase", None) != "entered":
             print(f"  provision: {describe_state(state)}", file=out, flush=True)
 
     stack = LocalStack(
