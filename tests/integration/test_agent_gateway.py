@@ -279,7 +279,7 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     scripted: Script,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", "2")
+    monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", "5")
     with agent_uses(monkeypatch, gateway):
         scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]), Turn(slow=True))
         response = prompt(
@@ -289,7 +289,7 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     assert response.status_code == 504, response.text
     body = response.json()
     assert body["error"] == "deadline_exceeded"
-    assert "2 s deadline" in body["message"]
+    assert "5 s deadline" in body["message"]
     assert body["session_id"] == "deadline-1"
     assert body["request_id"]
     assert [(c["name"], c["is_error"]) for c in body["tool_calls"]] == [(GET_TIME, False)]

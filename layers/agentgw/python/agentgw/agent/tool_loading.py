@@ -287,9 +287,17 @@ def list_all_tools(client: MCPClient) -> list[mcp.types.Tool]:
     raise ToolLoadingError("the gateway's tools/list did not end after 1000 pages")
 
 
-def search_tools(client: MCPClient, query: str) -> list[dict[str, Any]]:
-    """Ask the gateway's search tool; return its tool definitions, most relevant first."""
-    result = client.call_tool_sync(f"search-{uuid.uuid4().hex[:8]}", SEARCH_TOOL_NAME, {"query": query})
+def search_tools(client: MCPClient, query: str, timeout_s: float | None = None) -> list[dict[str, Any]]:
+    """Ask the gateway's search tool; return its tool definitions, most relevant first.
+
+    `timeout_s` bounds the call (the request's deadline), so a slow search cannot outlast it.
+    """
+    result = client.call_tool_sync(
+        f"search-{uuid.uuid4().hex[:8]}",
+        SEARCH_TOOL_NAME,
+        {"query": query},
+        read_timeout_seconds=timedelta(seconds=timeout_s) if timeout_s else None,
+    )
     texts = [item.get("text", "") for item in result.get("content", []) if isinstance(item, dict)]
     if result.get("status") == "error":
         raise ToolLoadingError(f"the gateway's search failed: {' '.join(texts)[:300] or 'no detail'}")
@@ -357,7 +365,7 @@ def select_tools(
     searched = False
     ranked: list[str] | None = None
     if search_available and (always_search or len(by_name) > threshold):
-        found = search_tools(client, prompt)
+        found = search_tools(client, prompt, tool_timeout_s)
         searched = True
         chosen = []
         for entry in found:
