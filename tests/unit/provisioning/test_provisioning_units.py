@@ -11,7 +11,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from agentgw.provisioning import cfn_response, gateway, request
-from agentgw.provisioning.errors import AwsError, InvalidInput, aws_error
+from agentgw.provisioning.errors import RETRYABLE_ERRORS, AwsError, InvalidInput, aws_error
 
 CONTROL = botocore.session.get_session().get_service_model("bedrock-agentcore-control")
 LAMBDA_ARN = "arn:aws:lambda:us-east-1:123456789012:function:agentgw-ToolsFunction-abc"
@@ -220,3 +220,16 @@ def test_sample_execution_input_passes_validation() -> None:
         max_polls=sample["maxPolls"],
     )
     assert rebuilt == sample
+
+
+def test_server_failures_are_transient_whatever_their_code() -> None:
+    def client_error(code: str, status: int) -> ClientError:
+        return ClientError(
+            {"Error": {"Code": code, "Message": "m"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+        )
+
+    assert type(aws_error(client_error("500", 500))).__name__ == "TransientAwsError"
+    assert type(aws_error(client_error("WeirdServerThing", 503))).__name__ == "TransientAwsError"
+    assert type(aws_error(client_error("InternalServiceError", 500))).__name__ == "InternalServiceError"
+    assert type(aws_error(client_error("ValidationException", 400))).__name__ == "ValidationException"
+    assert "ValidationException" not in RETRYABLE_ERRORS and "AccessDeniedException" not in RETRYABLE_ERRORS

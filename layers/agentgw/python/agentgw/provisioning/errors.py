@@ -15,16 +15,35 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-# Transient: retried with backoff and jitter. Never ValidationException.
+# Transient: retried with backoff and jitter. Never ValidationException. Services name their
+# transient errors differently (IAM `Throttling`, SSM `TooManyUpdates`, Secrets Manager
+# `InternalServiceError`, Cognito `InternalErrorException`…): each is listed by its own name.
 RETRYABLE_ERRORS: tuple[str, ...] = (
+    # throttling (botocore's standard-mode list, as the services spell it)
     "ThrottlingException",
+    "Throttling",
+    "ThrottledException",
+    "RequestThrottledException",
     "TooManyRequestsException",
+    "RequestLimitExceeded",
     "LimitExceededException",
     "ServiceQuotaExceededException",
+    "TooManyUpdates",
+    # conflicts with a change still in progress
     "ConflictException",
+    "RetryableConflictException",
     "ConcurrentModificationException",
+    "ConcurrentModification",
+    # the service's own failures
     "InternalServerException",
+    "InternalServiceError",
+    "InternalErrorException",
+    "InternalFailure",
+    "ServiceFailure",
     "ServiceUnavailableException",
+    "ServiceUnavailable",
+    "TransientAwsError",  # any other 5xx answer (see aws_error)
+    # ours: a deletion still in progress
     "ResourceStillInUse",
 )
 
@@ -79,7 +98,10 @@ def aws_error(exc: ClientError) -> AwsError:
     """An exception named after the AWS error code, keeping the service's message."""
     error = exc.response.get("Error", {})
     code = str(error.get("Code") or "AwsError")
-    if not code.isidentifier():
+    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    if code not in RETRYABLE_ERRORS and status >= 500:
+        code = "TransientAwsError"  # the server failed: worth another try, whatever it is called
+    elif not code.isidentifier():
         code = "AwsError"
     cls = _AWS_ERROR_CLASSES.get(code)
     if cls is None:
