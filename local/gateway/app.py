@@ -380,7 +380,19 @@ class LocalGateway:
             "bedrockAgentCoreMcpMessageId": str(request_id),
         }
         try:
-            return await self._to_thread(self._invoke, view, tool, arguments, custom)
+            # Lambda stops a function at its timeout; in-process we cannot stop the thread, but
+            # the caller gets Lambda's answer then instead of waiting for the handler.
+            timeout_s = self.lambdas.get(tool.lambda_arn).spec.timeout_s
+            return await asyncio.wait_for(
+                self._to_thread(self._invoke, view, tool, arguments, custom), timeout_s
+            )
+        except TimeoutError:
+            log.warning("tool %s: Lambda function timed out after %s s", name, timeout_s)
+            detail = (
+                f"Lambda function {tool.lambda_arn} for tool {tool.name} failed: "
+                f"Sandbox.Timedout: Task timed out after {timeout_s:.2f} seconds"
+            )
+            return _tool_error(view, detail)
         except Exception as exc:  # the function is missing or cannot run at all
             log.warning("tool %s: invocation failed: %s", name, exc)
             return _tool_error(view, f"Failed to invoke the Lambda function {tool.lambda_arn}: {exc}")
