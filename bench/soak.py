@@ -18,8 +18,9 @@ An error is any non-2xx answer, a JSON-RPC error, a tool result with `isError: t
 transport failure. The child reports its RSS (/proc), thread count and open MCP sessions on a
 stats route; memory growth and thread growth are measured from the end of the warm-up (by then
 the worker pools have grown to the load's concurrency) to after the clients stop; open MCP
-sessions after the clients stop must be back to the count before the load. Prints one JSON line; exit status 1 if the run fails
-its bounds (errors > 0, memory growth >= 10 %, leaked threads or sessions).
+sessions after the clients stop must be back to the count before the load. Prints one JSON
+line; exit status 1 if the run fails its bounds (errors > 0, memory growth >= 10 %, leaked
+threads or sessions).
 """
 
 from __future__ import annotations
