@@ -146,18 +146,16 @@ def test_strands_mcp_client_lists_pages_and_calls(paged: tuple[Authz, str, int])
         assert failed["status"] == "error"
 
 
-def test_strands_mcp_client_with_oauth_client_credentials(kit: Kit) -> None:
+def test_strands_mcp_client_with_oauth_client_credentials(info: StackInfo) -> None:
     """Strands finds the token endpoint itself: 401 → RFC 9728 metadata → OIDC discovery → token.
 
-    The scope it asks for is the one the gateway advertises (from `allowedScopes`); without it the
-    mcp SDK falls back to the discovery document's scopes (openid, …), which Cognito refuses for a
-    client_credentials client — as it would in AWS.
+    The scope it asks for is the one the gateway advertises (provisioning sets `allowedScopes`);
+    without it the mcp SDK falls back to the discovery document's scopes (openid, …), which
+    Cognito refuses for a client_credentials client — as it would in AWS.
     """
-    authz = kit.cognito()
-    gateway_id = kit.timeweather_gateway(authz, authorizer={"allowedScopes": [authz.scope]})
     client = MCPClient(
-        url=kit.mcp_url(gateway_id),
-        auth={"client_id": authz.client_id, "client_secret": authz.client_secret},
+        url=info.gateway_url,
+        auth={"client_id": info.client_id, "client_secret": info.client_secret},
     )
     with client:
         names = [t.tool_name for t in client.list_tools_sync()]

@@ -31,6 +31,7 @@ def desired(exception_level: str = "DEBUG") -> dict[str, Any]:
             role_arn=ROLE_ARN,
             discovery_url="https://cognito-idp.us-east-1.amazonaws.com/pool/.well-known/openid-configuration",
             client_id="client1",
+            scope="agentgw-shop/invoke",
             exception_level=exception_level,
             description="d",
         ),

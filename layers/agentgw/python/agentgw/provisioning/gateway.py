@@ -54,7 +54,7 @@ def find_gateway(client: Any, name: str) -> dict[str, Any] | None:
 
 
 def desired_settings(
-    *, role_arn: str, discovery_url: str, client_id: str, exception_level: str, description: str
+    *, role_arn: str, discovery_url: str, client_id: str, scope: str, exception_level: str, description: str
 ) -> dict[str, Any]:
     """The configuration this workflow owns (the fields it sets on create and on update)."""
     settings: dict[str, Any] = {
@@ -64,8 +64,14 @@ def desired_settings(
         "protocolConfiguration": {"mcp": {"supportedVersions": MCP_VERSIONS, "searchType": SEARCH_TYPE}},
         "authorizerType": "CUSTOM_JWT",
         "authorizerConfiguration": {
-            # Cognito access tokens carry no `aud`: the gateway checks `client_id` instead.
-            "customJWTAuthorizer": {"discoveryUrl": discovery_url, "allowedClients": [client_id]}
+            # Cognito access tokens carry no `aud`: the gateway checks `client_id` instead. The
+            # scope is both a check and what the 401's protected-resource metadata advertises,
+            # so OAuth-discovering MCP clients ask Cognito for it instead of `openid profile…`.
+            "customJWTAuthorizer": {
+                "discoveryUrl": discovery_url,
+                "allowedClients": [client_id],
+                "allowedScopes": [scope],
+            }
         },
     }
     if exception_level != "NONE":
@@ -95,6 +101,7 @@ def ensure_gateway(
     role_arn: str,
     discovery_url: str,
     client_id: str,
+    scope: str,
     exception_level: str,
     execution_name: str,
 ) -> dict[str, Any]:
@@ -103,6 +110,7 @@ def ensure_gateway(
         role_arn=role_arn,
         discovery_url=discovery_url,
         client_id=client_id,
+        scope=scope,
         exception_level=exception_level,
         description=f"agentgw gateway of stack {names.stack_name}",
     )

@@ -47,6 +47,7 @@ def create_gateway(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
         role_arn=require(event, "gatewayRoleArn"),
         discovery_url=require(event, "discoveryUrl"),
         client_id=require(event, "clientId"),
+        scope=require(event, "scope"),
         exception_level=require(event, "exceptionLevel"),
         execution_name=require(event, "executionName"),
     )
