@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import os
 import socket
 import threading
 import zipfile
@@ -22,6 +21,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from agentgw_local.environment import EnvOverlay
 from agentgw_local.lambda_runtime import FunctionNotFound, LambdaRuntime, decode_client_context
 from agentgw_local.template import FunctionSpec, Handler
 
@@ -112,7 +112,7 @@ class EmulatedAws:
         self.region = region
         self.lambdas = LambdaRuntime()
         self._server: Any = None
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvOverlay()
         self._client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -132,7 +132,7 @@ class EmulatedAws:
         self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
         self._server.start()
         self.port = self._server.get_host_and_port()[1]
-        self._set_env(
+        self._env.set(
             {
                 **_EMULATOR_ENV,
                 "AWS_ENDPOINT_URL": self.endpoint_url,
@@ -151,7 +151,7 @@ class EmulatedAws:
             self._server.stop()
             self._server = None
         self.reset()
-        self._restore_env()
+        self._env.restore()
         if _active is self:
             _active = None
 
@@ -167,19 +167,6 @@ class EmulatedAws:
         from moto.moto_api._internal.models import moto_api_backend
 
         moto_api_backend.reset()
-
-    def _set_env(self, values: dict[str, str]) -> None:
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
 
     # -- access ----------------------------------------------------------------------------
     @property

@@ -22,6 +22,7 @@ from agentgw.config import ClientCredentials, GatewayConfig
 from agentgw_local.api import API_PREFIX, agent_api_route, agent_environment
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
+from agentgw_local.environment import EnvOverlay
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.server import HttpServer, bind, build_app
 
@@ -106,7 +107,7 @@ class LocalStack:
         self.gateway: LocalGateway | None = None
         self.provision_result: Any = None
         self.info: StackInfo | None = None
-        self._saved_env: dict[str, str | None] = {}
+        self._env = EnvOverlay()
 
     @property
     def base_url(self) -> str:
@@ -121,7 +122,7 @@ class LocalStack:
                 self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
             self.region = self.aws.region
             base = self.http.base_url
-            self._set_env(
+            self._env.set(
                 {
                     "AGENTGW_GATEWAY_URL_TEMPLATE": f"{base}/gateways/{{gateway_id}}/mcp",
                     "AGENTGW_COGNITO_IDP_URL": f"{base}/cognito-idp",
@@ -185,7 +186,7 @@ class LocalStack:
 
     def _attach_agent_api(self) -> None:
         """Give the in-process agent function its template environment (no secrets) and record the URL."""
-        self._set_env(agent_environment(self.provision_result.parameter_name, os.environ))
+        self._env.set(agent_environment(self.provision_result.parameter_name, os.environ))
         self.with_api_url(self.base_url + API_PREFIX)
 
     def with_api_url(self, api_url: str) -> StackInfo:
@@ -201,24 +202,10 @@ class LocalStack:
         if self.aws is not None and self._owns_aws:
             self.aws.stop()
             self.aws = None
-        self._restore_env()
+        self._env.restore()
 
     def __enter__(self) -> LocalStack:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-    def _set_env(self, values: dict[str, str]) -> None:
-        # URLs only (never secrets): the handlers running in-process derive endpoints from them.
-        for key, value in values.items():
-            self._saved_env.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
-
-    def _restore_env(self) -> None:
-        for key, value in self._saved_env.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        self._saved_env.clear()
