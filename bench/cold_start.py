@@ -102,19 +102,16 @@ def startup(runs: int) -> dict[str, Any]:
 
 
 def top_imports(agent: str, count: int = 12) -> list[dict[str, Any]]:
-    """The top-level packages whose import took longest (cumulative, from -X importtime)."""
+    """Where import time goes: `-X importtime` self times summed by top-level package."""
     _, stderr = _spawn(agent, {}, ("-X", "importtime"))
     totals: dict[str, int] = {}
     for line in stderr.splitlines():
-        match = re.match(r"import time:\s+(\d+)\s+\|\s+(\d+)\s+\|(\s*)(\S+)", line)
-        if not match:
-            continue
-        cumulative, indent, name = int(match.group(2)), len(match.group(3)), match.group(4)
-        if indent <= 1:  # a module imported at top level (its cumulative time includes its imports)
-            root = name.split(".")[0]
-            totals[root] = totals.get(root, 0) + cumulative
+        match = re.match(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)", line)
+        if match:
+            root = match.group(2).split(".")[0]
+            totals[root] = totals.get(root, 0) + int(match.group(1))
     ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:count]
-    return [{"package": name, "cumulative_ms": round(us / 1000, 1)} for name, us in ranked]
+    return [{"package": name, "self_ms": round(us / 1000, 1)} for name, us in ranked]
 
 
 # -- sizes -------------------------------------------------------------------------------------
