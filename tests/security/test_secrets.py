@@ -183,3 +183,42 @@ def test_a_full_local_run_leaks_no_secret_and_no_token(
         if t.rsplit(".", 1)[1] in text
     ]
     assert leaks == []
+
+
+def test_template_outputs_and_environments_carry_no_secret_values() -> None:
+    """Deployed surfaces: stack outputs and function environments name secrets (ARNs,
+    parameter names), never resolve them; parameters that could hold one are NoEcho."""
+    from pathlib import Path
+
+    from cfnlint.decode import decode
+
+    template, matches = decode(str(Path(__file__).resolve().parents[2] / "template.yaml"))
+    assert template is not None, matches
+    outputs = template.get("Outputs") or {}
+    environments = {
+        name: ((resource.get("Properties") or {}).get("Environment") or {}).get("Variables") or {}
+        for name, resource in template["Resources"].items()
+    }
+    environments["Globals"] = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert outputs and any(environments.values())
+
+    def dynamic_references(value: Any) -> list[str]:
+        text = json.dumps(value, default=str)
+        return [ref for ref in ("{{resolve:secretsmanager", "{{resolve:ssm-secure") if ref in text]
+
+    problems = [f"output {k}: {dynamic_references(v)}" for k, v in outputs.items() if dynamic_references(v)]
+    for resource, variables in environments.items():
+        for name, value in variables.items():
+            if dynamic_references(value):
+                problems.append(f"{resource} env {name} resolves a secret")
+            secretish = any(word in name.upper() for word in ("SECRET", "PASSWORD", "TOKEN", "API_KEY"))
+            if secretish and not name.upper().endswith(("_ARN", "_NAME", "_PARAMETER")):
+                problems.append(f"{resource} env {name} looks like a secret value")
+    for name in outputs:
+        if "secret" in name.lower() and not name.endswith("Arn"):
+            problems.append(f"output {name} may expose a secret")
+    for name, parameter in (template.get("Parameters") or {}).items():
+        sensitive = any(word in name.lower() for word in ("secret", "password", "token"))
+        if sensitive and not name.endswith("Arn") and str(parameter.get("NoEcho")).lower() != "true":
+            problems.append(f"parameter {name} should be NoEcho")
+    assert problems == []
