@@ -19,6 +19,7 @@ from collections.abc import Generator
 
 import httpx
 from aws_lambda_powertools.utilities.parameters import SecretsProvider, SSMProvider
+from botocore.config import Config
 
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
 from agentgw.oauth import TokenCache
@@ -36,7 +37,7 @@ class _Providers:
         with self._lock:
             providers = self._by_endpoint.get(key)
             if providers is None:
-                providers = (SSMProvider(), SecretsProvider())
+                providers = (SSMProvider(boto_config=AWS_CONFIG), SecretsProvider(boto_config=AWS_CONFIG))
                 self._by_endpoint[key] = providers
             return providers
 
@@ -46,6 +47,10 @@ class _Providers:
                 ssm.clear_cache()
                 secrets.clear_cache()
 
+
+# These reads run under the request's deadline: short timeouts, so a worker the request gave
+# up on (agent `service._until`) ends soon too. Both APIs answer in milliseconds normally.
+AWS_CONFIG = Config(connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"})
 
 _providers = _Providers()
 _tokens: dict[tuple[str, str, str], TokenCache] = {}

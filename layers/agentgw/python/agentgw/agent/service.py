@@ -11,9 +11,14 @@ Per request: the cached gateway config and token (`credentials`), an MCP session
 closed inside the invocation (`tool_loading.gateway_session`; with AGENTGW_REUSE_MCP_SESSION
 a warm function reuses its idle one instead), the tools for this prompt (cached list,
 search-first when there are many), a model by configuration (`models`), and a session
-manager keyed by `session_id` (S3 in AWS, files locally). The agent runs in a worker thread
-under a deadline below API Gateway's 30 s: past it the agent is cancelled, the MCP session
-closed, and the answer is a 504 with the tool calls made so far.
+manager keyed by `session_id` (S3 in AWS, files locally).
+
+One deadline below API Gateway's 30 s covers the whole invocation: reading the configuration,
+secret and token (in a worker thread joined until the deadline; those clients have short
+timeouts of their own), opening the MCP session, `tools/list`, the search, building the agent
+(which loads the session) and the agent loop with its session saves (in a worker thread). Past
+it the agent is cancelled, the MCP session closed (its thread ended, even mid-`initialize`), and
+the answer is a 504 with the tool calls made so far.
 """
 
 from __future__ import annotations
@@ -27,8 +32,9 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
+from botocore.config import Config as BotocoreConfig
 from strands import Agent
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 from strands.session import FileSessionManager, S3SessionManager
@@ -43,6 +49,7 @@ from agentgw.agent.settings import (
     SettingsError,
 )
 from agentgw.agent.tool_loading import (
+    GatewayTimeout,
     ToolLoadingError,
     ToolSelection,
     discard_session,
@@ -59,7 +66,15 @@ AGENT_ID = "agentgw"
 LAMBDA_MARGIN_S = 2.0
 # How long a cancelled agent gets to stop before we answer anyway.
 CANCEL_GRACE_S = 2.0
+# A gateway timeout this close to the deadline was the deadline's doing (timer granularity).
+DEADLINE_SLACK_S = 0.05
 DEFAULT_SESSION_DIR = "/tmp/agentgw-sessions"
+# Session reads and saves run under the deadline; a stuck S3 call must not hold the worker long.
+S3_SESSION_CONFIG = BotocoreConfig(
+    connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
+)
+
+T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
@@ -278,10 +293,24 @@ class AgentService:
         request_id: str,
     ) -> Reply:
         deadline = started + budget_s
-        try:
+
+        def authenticate() -> tuple[Any, credentials.GatewayBearerAuth]:
             config = credentials.gateway_config(settings.config_parameter, settings.config_max_age_s)
             auth = credentials.GatewayBearerAuth(credentials.token_cache(config, settings.config_max_age_s))
             auth.prime()
+            return config, auth
+
+        try:
+            config, auth = _until(deadline, "agentgw-credentials", authenticate)
+        except _PastDeadline:
+            self._log.error("gateway credentials not read within the %g s deadline", budget_s)
+            return self._deadline_reply(
+                budget_s,
+                "reading the gateway configuration and token did not finish",
+                request_id,
+                session_id=session_id,
+                model=settings.provider,
+            )
         except (ConfigError, TokenError) as exc:
             self._log.error("gateway credentials unavailable: %s", exc)
             return error_reply(
@@ -299,11 +328,19 @@ class AgentService:
         remaining = deadline - time.monotonic()
         trace: ToolTrace | None = None
         model_name = settings.provider
+        if remaining <= 0:
+            return self._deadline_reply(
+                budget_s,
+                "no time left to open the MCP session",
+                request_id,
+                session_id=session_id,
+                model=model_name,
+            )
         try:
             with gateway_session(
                 config.gateway_url,
                 auth,
-                startup_timeout_s=min(settings.mcp_timeout_s, max(remaining, 1)),
+                startup_timeout_s=min(settings.mcp_timeout_s, remaining),
                 # Opt-in: a warm function reuses its idle session with the gateway (same client
                 # identity). Off by default: the session's thread would outlive the invocation.
                 reuse_key=(config.gateway_url, config.token_url, config.client_id, config.scope)
@@ -319,6 +356,7 @@ class AgentService:
                     top_k=settings.search_top_k,
                     always_search=models.uses_search_ranking(settings),
                     tool_timeout_s=max(1.0, deadline - time.monotonic()),
+                    deadline=deadline,
                 )
                 self._log.info(
                     "tools selected",
@@ -332,19 +370,37 @@ class AgentService:
                 )
                 model, model_name = models.build_model(settings, selection)
                 trace = ToolTrace(selection)
-                agent = Agent(
-                    model=model,
-                    tools=list(selection.tools),
-                    system_prompt=settings.system_prompt,
-                    callback_handler=None,  # the default prints every token to stdout (logs)
-                    session_manager=self._session_manager(settings, session_id),
-                    hooks=[trace],
-                    agent_id=AGENT_ID,
-                    name="agentgw",
-                )
-                outcome = _run_with_deadline(agent, request.prompt, deadline, settings.max_turns)
+                tools = list(selection.tools)
+
+                def build_agent() -> Agent:
+                    # In the worker: the session manager loads the conversation here (S3 or files).
+                    return Agent(
+                        model=model,
+                        tools=tools,
+                        system_prompt=settings.system_prompt,
+                        callback_handler=None,  # the default prints every token to stdout (logs)
+                        session_manager=self._session_manager(settings, session_id),
+                        hooks=[trace],
+                        agent_id=AGENT_ID,
+                        name="agentgw",
+                    )
+
+                outcome = _run_with_deadline(build_agent, request.prompt, deadline, settings.max_turns)
                 if outcome.timed_out or outcome.error is not None:
                     discard_session(client)  # a cancelled call may still be in flight on it
+        except GatewayTimeout as exc:
+            self._log.error("gateway timed out: %s", exc)
+            if time.monotonic() >= deadline - DEADLINE_SLACK_S:
+                self._metric("PromptDeadlineExceeded", 1)
+                return self._deadline_reply(
+                    budget_s,
+                    str(exc),
+                    request_id,
+                    session_id=session_id,
+                    model=model_name,
+                    tool_calls=trace.snapshot() if trace else [],
+                )
+            return error_reply(504, "gateway_timeout", str(exc), request_id, session_id=session_id)
         except ToolLoadingError as exc:
             self._log.error("gateway tools unavailable: %s", exc)
             return error_reply(502, "gateway_unavailable", str(exc), request_id, session_id=session_id)
@@ -380,11 +436,9 @@ class AgentService:
             )
         if outcome.timed_out:
             self._metric("PromptDeadlineExceeded", 1)
-            return error_reply(
-                504,
-                "deadline_exceeded",
-                f"no answer within the {budget_s:g} s deadline; the agent was stopped "
-                f"after {len(tool_calls)} tool call(s)",
+            return self._deadline_reply(
+                budget_s,
+                f"the agent was stopped after {len(tool_calls)} tool call(s)",
                 request_id,
                 session_id=session_id,
                 model=model_name,
@@ -404,6 +458,29 @@ class AgentService:
         )
 
     @staticmethod
+    def _deadline_reply(
+        budget_s: float,
+        what: str,
+        request_id: str,
+        *,
+        session_id: str,
+        model: str,
+        tool_calls: list[dict[str, Any]] | None = None,
+        usage: dict[str, int] | None = None,
+    ) -> Reply:
+        """The 504: which deadline, what was under way, and the tool calls made so far."""
+        return error_reply(
+            504,
+            "deadline_exceeded",
+            f"no answer within the {budget_s:g} s deadline; {what}",
+            request_id,
+            session_id=session_id,
+            model=model,
+            tool_calls=tool_calls or [],
+            usage=usage or {"input_tokens": 0, "output_tokens": 0},
+        )
+
+    @staticmethod
     def _session_manager(settings: Settings, session_id: str) -> SessionManager:
         if settings.session_bucket:
             return S3SessionManager(
@@ -411,6 +488,7 @@ class AgentService:
                 bucket=settings.session_bucket,
                 prefix=settings.session_prefix,
                 region_name=os.environ.get("AWS_REGION"),
+                boto_client_config=S3_SESSION_CONFIG,
             )
         return FileSessionManager(
             session_id=session_id, storage_dir=settings.session_dir or DEFAULT_SESSION_DIR
@@ -429,14 +507,46 @@ class Outcome:
     error: BaseException | None = None
 
 
-def _run_with_deadline(agent: Agent, prompt: str, deadline: float, max_turns: int) -> Outcome:
-    """Run the agent in a worker thread; at the deadline, cancel it and wait a short grace."""
+class _PastDeadline(Exception):
+    """The work did not finish before the deadline."""
+
+
+def _until(deadline: float, name: str, work: Callable[[], T]) -> T:
+    """`work()` in a worker thread, waited for until `deadline`; its errors are re-raised here.
+
+    Used for blocking calls that cannot be cancelled (SSM, Secrets Manager, the token endpoint):
+    past the deadline the caller answers anyway, and the worker ends at its clients' own short
+    timeouts (whatever it fetched still fills the caches for the next request).
+    """
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = work()
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name=name, daemon=True)
+    worker.start()
+    worker.join(max(0.0, deadline - time.monotonic()))
+    if worker.is_alive():
+        raise _PastDeadline(name)
+    if "error" in box:
+        raise box["error"]
+    return box["result"]
+
+
+def _run_with_deadline(build: Callable[[], Agent], prompt: str, deadline: float, max_turns: int) -> Outcome:
+    """Build and run the agent in a worker thread; at the deadline, cancel it and wait a short grace."""
     cancel = threading.Event()
     box: dict[str, Any] = {}
 
     def run() -> None:
         try:
-            box["result"] = agent(prompt, cancel_signal=cancel, limits={"turns": max_turns})
+            box["agent"] = build()
+            if cancel.is_set():  # the deadline passed while the session loaded
+                return
+            box["result"] = box["agent"](prompt, cancel_signal=cancel, limits={"turns": max_turns})
         except BaseException as exc:
             box["error"] = exc
 
@@ -452,7 +562,8 @@ def _run_with_deadline(agent: Agent, prompt: str, deadline: float, max_turns: in
     result = box.get("result")
     if result is not None and result.stop_reason == "cancelled":
         timed_out = True
-    accumulated = agent.event_loop_metrics.accumulated_usage
+    agent = box.get("agent")
+    accumulated = agent.event_loop_metrics.accumulated_usage if agent is not None else {}
     usage = {
         "input_tokens": int(accumulated.get("inputTokens", 0)),
         "output_tokens": int(accumulated.get("outputTokens", 0)),

@@ -21,17 +21,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import atexit
 import contextlib
 import functools
 import hashlib
 import json
+import logging
 import re
 import ssl
 import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Generator, Hashable, Iterator
+from concurrent import futures
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -49,8 +52,72 @@ _HASH_CHARS = 10
 CATALOG_NAMES = 20
 
 
+# How long an aborted session's thread gets to end after its tasks are cancelled.
+ABORT_JOIN_S = 5.0
+
+_log = logging.getLogger(__name__)
+
+
 class ToolLoadingError(RuntimeError):
     """The gateway's tools could not be listed or searched (says what failed)."""
+
+
+class GatewayTimeout(ToolLoadingError):
+    """The gateway did not answer in the time left (opening the session, listing, searching)."""
+
+
+class _GatewayClient(MCPClient):
+    """strands' MCPClient, with a startup that a hung gateway cannot hold past its timeout.
+
+    `MCPClient.start` gives up waiting for `initialize` after its timeout, but then `stop`
+    joins the background thread, which is still awaiting the gateway's answer (the transport's
+    read timeout is minutes). Here `stop` first cancels what runs on the session's event loop
+    while the session has not opened, so the thread ends at once. `startup_timeout` may be a
+    fraction of a second (the request's deadline), not only whole seconds. Private strands names:
+    pinned version.
+    """
+
+    def __init__(
+        self, transport: Callable[[], AbstractAsyncContextManager[Any]], startup_timeout_s: float
+    ) -> None:
+        super().__init__(
+            transport, startup_timeout=max(1, int(startup_timeout_s)), application_name="agentgw-agent"
+        )
+        self._startup_timeout = max(0.05, startup_timeout_s)  # a float works with Future.result
+
+    def stop(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None:
+        loop = self._background_thread_event_loop
+        thread = self._background_thread
+        if (
+            loop is not None
+            and thread is not None
+            and thread.is_alive()
+            and self._background_thread_session is None
+            and not loop.is_closed()
+        ):
+            # Still opening (initialize in flight): closing the session would wait for it.
+            with contextlib.suppress(RuntimeError):  # the loop ended meanwhile: nothing to cancel
+                loop.call_soon_threadsafe(_cancel_all_tasks, loop)
+            thread.join(ABORT_JOIN_S)
+            if thread.is_alive():
+                _log.warning(
+                    "the MCP client's thread did not end within %.0f s of cancellation", ABORT_JOIN_S
+                )
+                return
+            # The loop has stopped: close it here, so the base class does not post its close
+            # signal to a loop that will never run it (a never-awaited coroutine warning).
+            self._background_thread_event_loop = None
+            loop.close()
+        super().stop(exc_type, exc_val, exc_tb)
+
+    def _background_task(self) -> None:
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled by `stop` while opening
+            super()._background_task()
+
+
+def _cancel_all_tasks(loop: asyncio.AbstractEventLoop) -> None:
+    for task in asyncio.all_tasks(loop):
+        task.cancel()
 
 
 def tool_alias(name: str) -> str:
@@ -246,14 +313,14 @@ def gateway_session(
     kept = _checkout(reuse_key, auth) if reuse_key is not None else None
     if kept is None:
         holder = _InvocationAuth(auth)
-        client = MCPClient(
-            _transport(url, holder),
-            startup_timeout=max(1, int(startup_timeout_s)),
-            application_name="agentgw-agent",
-        )
+        client = _GatewayClient(_transport(url, holder), startup_timeout_s)
         try:
             client.start()
         except Exception as exc:
+            if isinstance(exc.__cause__, futures.TimeoutError):
+                raise GatewayTimeout(
+                    f"the gateway did not open an MCP session within {startup_timeout_s:.1f} s"
+                ) from exc
             raise ToolLoadingError(
                 f"could not open an MCP session with the gateway: {_root_cause(exc)}"
             ) from exc
@@ -274,17 +341,40 @@ def gateway_session(
             _stop(client)
 
 
-def list_all_tools(client: MCPClient) -> list[mcp.types.Tool]:
-    """Every tool, following `nextCursor` (strands' `list_tools_sync` returns one page)."""
+def list_all_tools(client: MCPClient, deadline: float | None = None) -> list[mcp.types.Tool]:
+    """Every tool, following `nextCursor` (strands' `list_tools_sync` returns one page).
+
+    With a `deadline` (a `time.monotonic()` value) every page must arrive before it; a page that
+    does not is cancelled on the session's loop and `GatewayTimeout` raised.
+    """
     tools: list[mcp.types.Tool] = []
     cursor: str | None = None
     for _ in range(1000):  # 100 targets x 1000 tools / 30 a page fits with room to spare
-        page = client.list_tools_sync(cursor, prefix="", tool_filters={})
-        tools.extend(tool.mcp_tool for tool in page)
-        cursor = page.pagination_token
+        if deadline is None:
+            page = client.list_tools_sync(cursor, prefix="", tool_filters={})
+            tools.extend(tool.mcp_tool for tool in page)
+            cursor = page.pagination_token
+        else:
+            result = _list_page(client, cursor, deadline)
+            tools.extend(result.tools)
+            cursor = result.next_cursor
         if not cursor:
             return tools
     raise ToolLoadingError("the gateway's tools/list did not end after 1000 pages")
+
+
+def _list_page(client: MCPClient, cursor: str | None, deadline: float) -> mcp.types.ListToolsResult:
+    """One `tools/list` page, awaited until `deadline` (strands' sync call waits forever)."""
+    session = client._background_thread_session
+    if session is None or not client._is_session_active():
+        raise ToolLoadingError("the MCP session with the gateway is not open")
+    params = mcp.types.PaginatedRequestParams(cursor=cursor) if cursor else None
+    pending = client._invoke_on_background_thread(session.list_tools(params=params))
+    try:
+        return pending.result(timeout=max(0.0, deadline - time.monotonic()))
+    except futures.TimeoutError:
+        pending.cancel()  # cancels the request's task on the session's loop
+        raise GatewayTimeout("the gateway did not answer tools/list within the deadline") from None
 
 
 def search_tools(client: MCPClient, query: str, timeout_s: float | None = None) -> list[dict[str, Any]]:
@@ -349,11 +439,15 @@ def select_tools(
     top_k: int,
     always_search: bool = False,
     tool_timeout_s: float | None = None,
+    deadline: float | None = None,
     cache: ToolListCache = TOOL_LISTS,
 ) -> ToolSelection:
-    """The tools for this prompt: all of them, or the search's top `top_k` when there are many."""
+    """The tools for this prompt: all of them, or the search's top `top_k` when there are many.
+
+    With a `deadline` (`time.monotonic()`), listing and searching end by it (`GatewayTimeout`).
+    """
     try:
-        listed = cache.get(cache_key, ttl_s, lambda: list_all_tools(client))
+        listed = cache.get(cache_key, ttl_s, lambda: list_all_tools(client, deadline))
     except ToolLoadingError:
         raise
     except Exception as exc:
@@ -365,7 +459,17 @@ def select_tools(
     searched = False
     ranked: list[str] | None = None
     if search_available and (always_search or len(by_name) > threshold):
-        found = search_tools(client, prompt, tool_timeout_s)
+        search_timeout_s = tool_timeout_s
+        if deadline is not None:
+            search_timeout_s = deadline - time.monotonic()
+            if search_timeout_s <= 0:
+                raise GatewayTimeout("no time left to search the gateway's tools within the deadline")
+        try:
+            found = search_tools(client, prompt, search_timeout_s)
+        except ToolLoadingError:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise GatewayTimeout("the gateway's search did not answer within the deadline") from None
+            raise
         searched = True
         chosen = []
         for entry in found:

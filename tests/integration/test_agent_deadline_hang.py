@@ -1,0 +1,189 @@
+"""The agent's deadline covers the whole invocation, not only the agent loop: a gateway that
+hangs while the MCP session opens (`initialize`), while listing tools (`tools/list`) or while
+searching (`tools/call` of the search tool) still gets a 504 JSON answer within the deadline,
+with the (empty) tool trace, and no MCP client thread or agent worker left running.
+
+The hanging gateway is a small HTTP server on loopback, published as the gateway URL of an
+otherwise real configuration (SSM parameter, Secrets Manager secret, Cognito client): it
+answers the MCP streamable HTTP exchange normally up to the method it is told to hang on,
+and then never answers that request.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from strands.tools.mcp import MCPClient
+
+from agentgw.agent.tool_loading import SEARCH_TOOL_NAME
+from agentgw_local.stack import LocalStack
+from integration.agent_support import IsolatedGateway, Script, agent_uses, prompt, publish_gateway, scripted
+from integration.stackkit import Kit
+
+__all__ = ["scripted"]  # the fixture, imported for pytest
+
+DEADLINE_S = 4
+WORKER_THREADS = ("agentgw-agent", "agentgw-credentials")
+
+
+def _tool(name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "description": f"{name} (a tool of the hanging gateway)",
+        "inputSchema": {"type": "object", "properties": {"query": {"type": "string"}}},
+    }
+
+
+class HangingGateway:
+    """An MCP endpoint that answers until `hang_on` (a JSON-RPC method), then never answers."""
+
+    def __init__(self, hang_on: str) -> None:
+        self.hang_on = hang_on
+        self.seen: list[str] = []
+        self.hanging = threading.Event()  # a request is being held
+        self.release = threading.Event()  # set at teardown: held requests end
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))) or b"{}")
+                method = body.get("method", "")
+                gateway.seen.append(method)
+                if method == gateway.hang_on:
+                    gateway.hanging.set()
+                    gateway.release.wait(120)
+                    return
+                if "id" not in body:  # a notification (notifications/initialized)
+                    self.send_response(202)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                result = gateway.result(method, body)
+                if result is None:  # e.g. `server/discover`: a pre-2026 server, as the gateway is
+                    error = {"code": -32601, "message": f"Method not found: {method}"}
+                    self._json({"jsonrpc": "2.0", "id": body["id"], "error": error})
+                    return
+                self._json({"jsonrpc": "2.0", "id": body["id"], "result": result})
+
+            def do_GET(self) -> None:  # no server-initiated SSE stream
+                self.send_response(405)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def do_DELETE(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def _json(self, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, name="hanging-gateway", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}/mcp"
+
+    def result(self, method: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        if method == "initialize":
+            return {
+                "protocolVersion": body["params"]["protocolVersion"],
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "hanging-gateway", "version": "1.0"},
+            }
+        if method == "tools/list":
+            return {"tools": [_tool(SEARCH_TOOL_NAME), _tool("t___one"), _tool("t___two")]}
+        if method == "ping":
+            return {}
+        return None
+
+    def __enter__(self) -> HangingGateway:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def real_gateway(local_stack: LocalStack) -> IsolatedGateway:
+    """A real gateway's client and secret; its URL is swapped for the hanging one per test."""
+    return publish_gateway(Kit(local_stack))
+
+
+@pytest.fixture
+def hanging(
+    request: pytest.FixtureRequest,
+    local_stack: LocalStack,
+    real_gateway: IsolatedGateway,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[HangingGateway]:
+    """The agent function pointed at a gateway that hangs on `request.param`."""
+    with HangingGateway(request.param) as hang:
+        config = dataclasses.replace(real_gateway.config, gateway_url=hang.url)
+        name = f"{real_gateway.parameter_name}/hangs-on-{request.param.replace('/', '-')}"
+        local_stack.aws.client("ssm").put_parameter(
+            Name=name, Value=config.to_json(), Type="String", Overwrite=True
+        )
+        monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", str(DEADLINE_S))
+        monkeypatch.setenv("AGENTGW_SEARCH_THRESHOLD", "1")  # two tools: search-first
+        with agent_uses(monkeypatch, dataclasses.replace(real_gateway, parameter_name=name, config=config)):
+            yield hang
+
+
+def _running_mcp_clients() -> list[MCPClient]:
+    return [
+        obj
+        for obj in gc.get_objects()
+        if isinstance(obj, MCPClient)
+        and obj._background_thread is not None
+        and obj._background_thread.is_alive()
+    ]
+
+
+@pytest.mark.parametrize("hanging", ["initialize", "tools/list", "tools/call"], indirect=True)
+def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_running(
+    local_stack: LocalStack, hanging: HangingGateway, scripted: Script
+) -> None:
+    assert local_stack.info is not None and local_stack.info.api_url
+    # Well past the deadline, well short of the gateway's own read timeout (minutes): a reply
+    # that waited for the hung request would time out here instead.
+    response = prompt(
+        local_stack.info.api_url,
+        {"prompt": "What time is it in Tokyo?", "session_id": "hang-1"},
+        timeout=DEADLINE_S + 12,
+    )
+
+    assert hanging.hanging.is_set(), hanging.seen  # the gateway really held that request
+    assert not hanging.release.is_set()  # and was still holding it when the answer came
+    assert response.status_code == 504, response.text
+    body = response.json()
+    assert body["error"] == "deadline_exceeded"
+    assert f"{DEADLINE_S} s deadline" in body["message"]
+    assert body["session_id"] == "hang-1"
+    assert body["request_id"]
+    assert body["tool_calls"] == []  # the partial trace: no tool was called before the hang
+    assert scripted.seen == []  # the model was never asked
+    # Nothing left running: the MCP client's thread ended (even mid-initialize), no worker left.
+    assert _running_mcp_clients() == []
+    assert [t.name for t in threading.enumerate() if t.name in WORKER_THREADS] == []
