@@ -152,6 +152,13 @@ def deploy(
         names[logical_id] = name
         names[f"{logical_id}.Arn"] = arn
 
+    # Buckets (the agent's session bucket): CloudFormation names them `<stack>-<logicalid>-<suffix>`.
+    for logical_id, resource in template.resources.items():
+        if resource.get("Type") == "AWS::S3::Bucket":
+            bucket = _ensure_bucket(aws, f"{stack_name}-{logical_id}".lower()[:63])
+            names[logical_id] = bucket
+            names[f"{logical_id}.Arn"] = f"arn:aws:s3:::{bucket}"
+
     role = template.resources[GATEWAY_ROLE_LOGICAL_ID]
     trust = resolve(role["Properties"]["AssumeRolePolicyDocument"], names, params)
     role_arn = _ensure_role(aws, f"{stack_name}-{GATEWAY_ROLE_LOGICAL_ID}"[:64], trust)
@@ -173,6 +180,20 @@ def deploy(
 
     props = resolve(_custom_resource(template)["Properties"], names, params)
     return LocalDeployment(stack_name, function_arns, role_arn, state_machine_arn, props)
+
+
+def _ensure_bucket(aws: EmulatedAws, name: str) -> str:
+    s3 = aws.client("s3")
+    try:
+        s3.head_bucket(Bucket=name)
+    except s3.exceptions.ClientError:
+        where = (
+            {}
+            if aws.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}
+        )
+        s3.create_bucket(Bucket=name, **where)
+    return name
 
 
 def _ensure_role(aws: EmulatedAws, name: str, trust: Mapping[str, Any]) -> str:

@@ -27,6 +27,13 @@ from agentgw_local.template import Template
 
 STACK = "agentgw-iam"
 HANDLER_FILE = "functions/provisioning/app.py"
+# API operations whose IAM actions are named otherwise (S3), each with every action it needs:
+# DeleteObjects checks s3:DeleteObject per key, and s3:DeleteObjectVersion when a version is given.
+IAM_ACTIONS = {
+    "s3:ListObjectVersions": ["s3:ListBucketVersions"],
+    "s3:ListObjectsV2": ["s3:ListBucket"],
+    "s3:DeleteObjects": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+}
 
 
 def handler_on_stack() -> str | None:
@@ -72,6 +79,9 @@ def test_every_call_is_allowed_by_the_functions_policy(
 ) -> None:
     assert provision(aws, stack_name=STACK).status == "SUCCEEDED"
     assert provision(aws, stack_name=STACK).status == "SUCCEEDED"  # the converging path reads more
+    # Sessions in the agent's bucket, so the teardown has to empty it.
+    bucket = str(deploy(aws, stack_name=STACK).properties["SessionBucketName"])
+    aws.client("s3").put_object(Bucket=bucket, Key="sessions/session_a/session.json", Body=b"{}")
     assert teardown(aws, stack_name=STACK).status == "SUCCEEDED"
 
     original_create = BedrockAgentCoreControlBackend.create_gateway
@@ -113,10 +123,12 @@ def test_every_call_is_allowed_by_the_functions_policy(
     missing = sorted(
         {
             f"{handler}: {action}"
-            for handler, action in calls
+            for handler, call in calls
+            for action in IAM_ACTIONS.get(call, [call])
             if not any(
                 fnmatch.fnmatchcase(action, allowed) for allowed in allowed_actions(by_handler[handler])
             )
         }
     )
     assert missing == []
+    assert ("teardown", "s3:DeleteObjects") in calls  # the bucket-emptying calls were checked too

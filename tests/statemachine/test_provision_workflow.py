@@ -387,3 +387,54 @@ def test_failed_update_removes_only_what_it_created(
     # The new target is gone; the gateway, authorizer, secret, parameter and policy stay.
     assert inventory(aws, ROLE) == before
     assert before["gateways"] == [first.gateway["id"]] and before["targets"] == []
+
+
+def session_objects(aws: EmulatedAws, bucket: str) -> list[str]:
+    """Every object version and delete marker left in `bucket`."""
+    left: list[str] = []
+    for page in aws.client("s3").get_paginator("list_object_versions").paginate(Bucket=bucket):
+        left += [f"{v['Key']}@{v['VersionId']}" for v in page.get("Versions", [])]
+        left += [f"{m['Key']}@{m['VersionId']} (marker)" for m in page.get("DeleteMarkers", [])]
+    return left
+
+
+def test_teardown_empties_the_session_bucket_so_cloudformation_can_delete_it(aws: EmulatedAws) -> None:
+    """sam delete: the custom resource's Delete empties the agent's session bucket (every object,
+    version and delete marker), then CloudFormation deletes the empty bucket."""
+    from agentgw.provisioning import request
+    from agentgw_local.provision import run_execution
+
+    assert run(aws).status == "SUCCEEDED"
+    deployment = deploy(aws, stack_name=STACK)
+    bucket = str(deployment.properties["SessionBucketName"])
+    s3 = aws.client("s3")
+    # Sessions as Strands' S3SessionManager lays them out, more than one DeleteObjects batch
+    # (1000) and list page; then versioning on: an overwritten object and a deleted one.
+    keys = [f"sessions/session_s{i}/session.json" for i in range(1001)]
+    keys += [f"sessions/session_s0/agents/agent_agentgw/messages/message_{i}.json" for i in range(3)]
+    for key in keys:
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    s3.put_object(Bucket=bucket, Key=keys[0], Body=b'{"v": 2}')
+    s3.delete_object(Bucket=bucket, Key=keys[1])
+    before = session_objects(aws, bucket)
+    assert len(before) == len(keys) + 2
+    assert any(entry.endswith("(marker)") for entry in before)
+
+    removed = teardown(aws, stack_name=STACK)
+
+    assert removed.status == "SUCCEEDED", removed.error
+    assert f"sessionObjects:{bucket}:{len(before)}" in removed.output["teardown"]["deleted"]
+    assert session_objects(aws, bucket) == []
+    assert empty(inventory(aws, ROLE)) == {}
+    # Teardown again (sam delete retried): nothing left to delete, still SUCCEEDED.
+    again = teardown(aws, stack_name=STACK)
+    assert again.status == "SUCCEEDED", again.error
+    assert again.output["teardown"]["deleted"] == []
+    # What CloudFormation does next succeeds only on an empty bucket.
+    s3.delete_bucket(Bucket=bucket)
+    # And a teardown after the bucket is gone (a Delete retried after CloudFormation got further).
+    described, _, _ = run_execution(
+        aws, deployment.state_machine_arn, request.from_properties("Delete", deployment.properties)
+    )
+    assert described["status"] == "SUCCEEDED", described

@@ -219,6 +219,7 @@ def test_sample_execution_input_passes_validation() -> None:
         exception_level=sample["exceptionLevel"],
         wait_seconds=sample["waitSeconds"],
         max_polls=sample["maxPolls"],
+        session_bucket=sample["sessionBucket"],
     )
     assert rebuilt == sample
 

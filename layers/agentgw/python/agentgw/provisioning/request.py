@@ -12,6 +12,7 @@ from typing import Any
 
 from agentgw.provisioning.errors import InvalidInput
 from agentgw.provisioning.names import ResourceNames, check_target_name
+from agentgw.provisioning.sessions import check_bucket_name
 
 ACTIONS = ("Create", "Update", "Delete")
 EXCEPTION_LEVELS = ("DEBUG", "NONE")
@@ -71,9 +72,13 @@ def execution_input(
     exception_level: str = "NONE",
     wait_seconds: Any = 5,
     max_polls: Any = 60,
+    session_bucket: str = "",
     cfn: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The state machine's input, validated. `cfn` is the custom resource request (or None)."""
+    """The state machine's input, validated. `cfn` is the custom resource request (or None).
+
+    `session_bucket` is the agent's session bucket, which teardown empties ("" for none).
+    """
     if action not in ACTIONS:
         raise InvalidInput(f"action must be one of {ACTIONS}, got {action!r}")
     ResourceNames(stack_name, "000000000000", "us-east-1")  # validates the stack name
@@ -85,6 +90,8 @@ def execution_input(
         raise InvalidInput("configParameterName must be an SSM parameter path starting with '/'")
     if not re.fullmatch(r"[A-Za-z0-9/_+=.@-]{1,256}", client_secret_name or ""):
         raise InvalidInput(f"clientSecretName {client_secret_name!r} is not a valid secret name")
+    if session_bucket:
+        check_bucket_name(session_bucket)
     cfn_part: dict[str, Any] | None = None
     if cfn is not None:
         missing = [key for key in CFN_KEYS if not cfn.get(key)]
@@ -100,6 +107,7 @@ def execution_input(
         "targets": check_targets(targets) if action != "Delete" or targets else [],
         "configParameterName": config_parameter_name,
         "clientSecretName": client_secret_name,
+        "sessionBucket": session_bucket,
         "waitSeconds": _int(wait_seconds, "waitSeconds", 0, 3600),
         "maxPolls": _int(max_polls, "maxPolls", 1, 1000),
         "cfn": cfn_part,
@@ -128,6 +136,7 @@ def from_properties(
         exception_level=str(props.get("ExceptionLevel") or "NONE"),
         wait_seconds=props.get("PollIntervalSeconds", 5),
         max_polls=props.get("MaxPolls", 60),
+        session_bucket=str(props.get("SessionBucketName") or ""),
         cfn=cfn,
     )
 

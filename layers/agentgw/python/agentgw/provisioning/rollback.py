@@ -11,7 +11,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from agentgw.provisioning import authorizer, gateway, iam, publish, targets
+from agentgw.provisioning import authorizer, gateway, iam, publish, sessions, targets
 from agentgw.provisioning.names import ResourceNames
 
 logger = logging.getLogger(__name__)
@@ -60,5 +60,9 @@ def teardown(names: ResourceNames, state: Mapping[str, Any]) -> dict[str, Any]:
     if publish.delete_config(str(state["configParameterName"])):
         deleted.append(f"parameter:{state['configParameterName']}")
     deleted += authorizer.delete_by_name(names, str(state["clientSecretName"]))
+    # CloudFormation deletes the session bucket after this resource, and only if it is empty.
+    bucket = str(state.get("sessionBucket") or "")
+    if bucket and (count := sessions.empty_bucket(bucket)):
+        deleted.append(f"sessionObjects:{bucket}:{count}")
     logger.info("teardown deleted %d resources", len(deleted), extra={"deleted": deleted})
     return {"deleted": deleted}

@@ -22,6 +22,7 @@ from agentgw.provisioning import (
     publish,
     request,
     rollback,
+    sessions,
     targets,
 )
 from agentgw.provisioning.errors import InvalidInput, translate_aws_errors
@@ -114,6 +115,8 @@ def teardown(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
     require(event, "gatewayRoleArn")
     require(event, "configParameterName")
     require(event, "clientSecretName")
+    if event.get("sessionBucket"):
+        sessions.check_bucket_name(str(event["sessionBucket"]))
     return rollback.teardown(_names(event, account_id), event)
 
 
