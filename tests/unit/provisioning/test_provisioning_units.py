@@ -162,6 +162,9 @@ def test_execution_input_accepts_cloudformation_strings() -> None:
         ({"wait_seconds": "soon"}, "waitSeconds"),
         ({"max_polls": 0}, "maxPolls"),
         ({"cfn": {"ResponseURL": "u"}}, "CloudFormation request lacks"),
+        ({"session_bucket": "Sessions_Bucket"}, "sessionBucket"),
+        ({"session_bucket": "ab"}, "sessionBucket"),
+        ({"session_bucket": "a..b"}, "sessionBucket"),
     ],
 )
 def test_execution_input_rejects_bad_values(overrides: dict[str, Any], message: str) -> None:
