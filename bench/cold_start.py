@@ -230,7 +230,7 @@ def sizes_with_pip() -> dict[str, Any]:
             for path in (ROOT / "functions").glob("*/app.py")
         }
         return {
-            "method": "pip install --target (manylinux, python3.13; sam not available)",
+            "method": "pip install --target (manylinux, python3.13), as the layer Makefile; not sam build",
             "layers_mb": {"AgentgwLayer": round(layer / 1e6, 1)},
             "largest_in_layer": {"AgentgwLayer": _largest(target)},
             "functions": {name: {"with_layers_mb": mb} for name, mb in functions.items()},
