@@ -47,7 +47,9 @@ class HangingGateway:
     def __init__(self, hang_on: str) -> None:
         self.hang_on = hang_on
         self.seen: list[str] = []
-        self.hanging = threading.Event()  # a request is being held
+        self.hanging = threading.Event()  # a request was held
+        self.held = 0  # requests being held now
+        self._lock = threading.Lock()
         self.release = threading.Event()  # set at teardown: held requests end
         gateway = self
 
@@ -60,8 +62,12 @@ class HangingGateway:
                 method = body.get("method", "")
                 gateway.seen.append(method)
                 if method == gateway.hang_on:
+                    with gateway._lock:
+                        gateway.held += 1
                     gateway.hanging.set()
                     gateway.release.wait(120)
+                    with gateway._lock:
+                        gateway.held -= 1
                     return
                 if "id" not in body:  # a notification (notifications/initialized)
                     self.send_response(202)
@@ -175,7 +181,7 @@ def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_run
     )
 
     assert hanging.hanging.is_set(), hanging.seen  # the gateway really held that request
-    assert not hanging.release.is_set()  # and was still holding it when the answer came
+    assert hanging.held == 1  # and was still holding it when the answer came
     assert response.status_code == 504, response.text
     body = response.json()
     assert body["error"] == "deadline_exceeded"
