@@ -326,9 +326,9 @@ class ToolIndex:
                     if len(q_vectors) > 1:
                         again = np.maximum(again, dense)
                     fused = _zscore(again) + p.lexical_weight * _zscore(lexical)
-                # Cosines for the thresholds only where they can matter: the best-scored tools.
+                # Cosines for the thresholds only where they can matter: the best-ranked tools.
                 depth = max(10 * k, 100)
-                shortlist = np.argpartition(-dense, depth)[:depth] if len(dense) > depth else None
+                shortlist = np.argpartition(-fused, depth)[:depth] if len(fused) > depth else None
                 rows = alive if shortlist is None else alive[shortlist]
                 best_cos = np.full(len(alive), -1.0, dtype=np.float32)
                 best_cos[slice(None) if shortlist is None else shortlist] = np.maximum(
