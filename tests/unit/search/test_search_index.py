@@ -147,3 +147,10 @@ def test_bad_search_arguments(index: ToolIndex) -> None:
         index.remove("timeweather___get_time")
     with pytest.raises(TypeError):
         index.upsert(TOOLS[0])  # type: ignore[arg-type]
+
+
+def test_a_word_only_the_lexical_side_knows_ranks_its_tool_first(index: ToolIndex) -> None:
+    # "zorblat" means nothing to the language model; BM25 matches it exactly.
+    index.upsert([tool("acme___zorblat_sync", "Synchronise the zorblat ledgers.", ledger="Ledger id")])
+    for query in ("zorblat", "sync my zorblat"):
+        assert names(index.search(query))[0] == "acme___zorblat_sync"
