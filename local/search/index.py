@@ -18,12 +18,13 @@ Hybrid retrieval, all on CPU:
    and only strong lexical matches (BM25 ≥ ``min_lexical`` of the query's attainable maximum) are
    returned; otherwise tools reaching cosine ``min_similarity`` or a strong lexical match.
 
-The parameters' defaults were chosen on the dev half of a fixed split of the benchmark queries
-(bench/retrieval.py); reported numbers are on the other half.
+The parameters' defaults were chosen on the dev third of a fixed split of the benchmark queries
+(bench/retrieval.py); reported numbers are on the other two thirds (docs/benchmarks.md).
 
 Updates are incremental: upsert embeds only new or changed tools (outside the lock, so searches go on
 meanwhile) and appends rows; remove marks rows dead; dead rows are compacted away when they
-outnumber live ones, without re-embedding.
+outnumber live ones, without re-embedding. Embedding is CPU-heavy (~30 tools/s): call ``upsert``
+from a worker thread, not an event loop.
 """
 
 from __future__ import annotations
