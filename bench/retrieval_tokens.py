@@ -21,21 +21,8 @@ from typing import Any
 import numpy as np
 from tokenizers import Tokenizer
 
-from agentgw_local.search import SEARCH_TOOL_NAME, ToolIndex, model_dir
-
-# The search tool as the gateway lists it (DESIGN.md): the searched prompt carries it too.
-SEARCH_TOOL: dict[str, Any] = {
-    "name": SEARCH_TOOL_NAME,
-    "description": (
-        "A special tool that returns a trimmed down list of tools given a context. Use this tool only "
-        "when there are many tools available and you want to get a subset that matches the provided context."
-    ),
-    "inputSchema": {
-        "type": "object",
-        "properties": {"query": {"type": "string", "description": "search query to use for finding tools"}},
-        "required": ["query"],
-    },
-}
+from agentgw_local.gateway.catalog import SEARCH_TOOL  # the search tool as the gateway lists it
+from agentgw_local.search import ToolIndex, model_dir
 
 
 def as_json(tools: list[dict[str, Any]]) -> str:
