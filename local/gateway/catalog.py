@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 TOOL_NAME_SEPARATOR = "___"
 SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
 SEARCH_RESULTS = 10
+SEARCH_RESULT_FIELDS = ("name", "description", "inputSchema")
 SEARCH_TOOL: dict[str, Any] = {
     "name": SEARCH_TOOL_NAME,
     "description": (
@@ -147,7 +148,11 @@ class Catalog:
         state = self._search_state(view.gateway_id)
         with state.lock:
             state.sync(view)
-            return [dict(tool) for tool in state.index.search(query, k=k)]
+            # AgentCore's search answers with the definition fields only (no outputSchema).
+            return [
+                {key: tool[key] for key in SEARCH_RESULT_FIELDS if key in tool}
+                for tool in state.index.search(query, k=k)
+            ]
 
     def warm(self, gateway_id: str) -> None:
         """Build the gateway's search index now (blocking), so the first search is fast."""

@@ -308,6 +308,20 @@ def test_target_added_to_the_control_plane_shows_up(kit: Kit, authz: Authz) -> N
     assert found[0]["name"] == "late___shout"
 
 
+def test_search_returns_definitions_without_output_schema(kit: Kit, authz: Authz) -> None:
+    gateway_id = kit.gateway(authz)
+    arn = kit.function("kit-reverse", lambda event, context: {"reversed": str(event["text"])[::-1]})
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    output = {"type": "object", "properties": {"reversed": {"type": "string"}}}
+    tool = {"name": "reverse", "description": "Reverse a piece of text", "inputSchema": schema}
+    kit.target(gateway_id, arn, [{**tool, "outputSchema": output}], name="rev")
+    client = mcp_for(kit, gateway_id, authz)
+    found = client.call(SEARCH, {"query": "reverse this text"})["result"]
+    tools = json.loads(found["content"][0]["text"])["tools"]
+    assert tools == found["structuredContent"]["tools"]
+    assert tools[0] == {**tool, "name": "rev___reverse"}
+
+
 def test_gateway_without_search_has_no_search_tool(kit: Kit, authz: Authz) -> None:
     gateway_id = kit.timeweather_gateway(authz, search=False)
     client = mcp_for(kit, gateway_id, authz)
