@@ -21,6 +21,7 @@ from agentgw.config import ClientCredentials
 from agentgw.health import HealthReport, HealthTarget, check_published_gateway, run_health_check
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
+from agentgw_local.locate import StackLookupError, read_local_info, stack_output
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
 # The local gateway embeds its tools for search on the first query (seconds on a small
@@ -69,15 +70,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def local_report(local_file: Path | None, timeout_s: float) -> HealthReport:
-    from agentgw_local.stack import LOCAL_JSON, StackInfo
-
-    path = local_file or LOCAL_JSON
-    try:
-        info = StackInfo.from_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CannotCheck(f"{path} not found: start the local stack with `agentgw local up` first") from None
-    except (ValueError, TypeError) as exc:
-        raise CannotCheck(f"{path} is not a local stack file ({exc}); restart `agentgw local up`") from None
+    info = read_local_info(local_file)
     credentials = ClientCredentials(info.client_id, info.client_secret)
 
     def token() -> str:
@@ -92,23 +85,9 @@ def local_report(local_file: Path | None, timeout_s: float) -> HealthReport:
 def config_parameter_for_stack(stack_name: str, cloudformation: Any = None, region: str | None = None) -> str:
     """The SSM parameter holding the published configuration, from the stack's outputs."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
 
     cfn = cloudformation or boto3.client("cloudformation", region_name=region)
-    try:
-        stacks = cfn.describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise CannotCheck(f"stack {stack_name}: {exc.response['Error'].get('Message', exc)}") from None
-    except BotoCoreError as exc:
-        raise CannotCheck(f"cannot reach CloudFormation: {exc}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
-    for key in CONFIG_OUTPUT_KEYS:
-        if outputs.get(key):
-            return outputs[key]
-    raise CannotCheck(
-        f"stack {stack_name} has no output naming the gateway configuration "
-        f"(looked for {', '.join(CONFIG_OUTPUT_KEYS)}); is it deployed and provisioned?"
-    )
+    return stack_output(stack_name, CONFIG_OUTPUT_KEYS, cfn)
 
 
 def print_report(report: HealthReport, out: TextIO) -> None:
@@ -132,7 +111,7 @@ def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.st
             report = check_published_gateway(parameter, stage_timeout=args.timeout or DEFAULT_STAGE_TIMEOUT_S)
         else:
             report = local_report(args.local_file, args.timeout or LOCAL_STAGE_TIMEOUT_S)
-    except CannotCheck as exc:
+    except (CannotCheck, StackLookupError) as exc:
         print(f"agentgw health: {exc}", file=err)
         return EXIT_CANNOT_CHECK
     if args.json:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from agentgw_local.locate import LOCAL_JSON, StackLookupError, read_local_info, stack_output
+
 EXIT_OK, EXIT_API_ERROR, EXIT_CANNOT_ASK = 0, 1, 2
 API_URL_OUTPUT = "ApiUrl"
 PROMPT_PATH = "/prompt"
@@ -65,34 +67,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def local_api_url(local_file: Path | None) -> str:
-    from agentgw_local.stack import LOCAL_JSON
-
-    path = local_file or LOCAL_JSON
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CannotAsk(f"{path} not found: start the local stack with `agentgw local up` first") from None
-    except ValueError as exc:
-        raise CannotAsk(f"{path} is not a local stack file ({exc}); restart `agentgw local up`") from None
-    url = data.get("api_url") if isinstance(data, dict) else None
-    if not url:
-        raise CannotAsk(f"{path} has no api_url: restart `agentgw local up`")
-    return str(url)
+    info = read_local_info(local_file)
+    if not info.api_url:
+        raise CannotAsk(f"{local_file or LOCAL_JSON} has no api_url: restart `agentgw local up`")
+    return info.api_url
 
 
 def stack_api_url(stack_name: str, session: Any) -> str:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    try:
-        stacks = session.client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"]
-    except ClientError as exc:
-        raise CannotAsk(f"stack {stack_name}: {exc.response['Error'].get('Message', exc)}") from None
-    except BotoCoreError as exc:
-        raise CannotAsk(f"cannot reach CloudFormation: {exc}") from None
-    outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])} if stacks else {}
-    if not outputs.get(API_URL_OUTPUT):
-        raise CannotAsk(f"stack {stack_name} has no {API_URL_OUTPUT} output; is it deployed?")
-    return outputs[API_URL_OUTPUT]
+    return stack_output(stack_name, [API_URL_OUTPUT], session.client("cloudformation"))
 
 
 def signed_headers(url: str, body: bytes, session: Any) -> dict[str, str]:
@@ -174,7 +156,7 @@ def _print_tool_calls(calls: list[dict[str, Any]], out: TextIO) -> None:
 def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     try:
         response = ask(args)
-    except CannotAsk as exc:
+    except (CannotAsk, StackLookupError) as exc:
         print(f"agentgw invoke: {exc}", file=err)
         return EXIT_CANNOT_ASK
     if args.json:

@@ -8,12 +8,10 @@ all of it. `agentgw local up` and the integration tests' session fixture both us
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
 
 from starlette.routing import BaseRoute
@@ -24,6 +22,7 @@ from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.environment import EnvOverlay
 from agentgw_local.gateway import LocalGateway
+from agentgw_local.locate import StackInfo
 from agentgw_local.server import HttpServer, bind, build_app
 
 log = logging.getLogger(__name__)
@@ -31,46 +30,6 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 DEFAULT_STACK_NAME = "agentgw-local"
-LOCAL_JSON = Path(".agentgw") / "local.json"
-
-
-@dataclass(frozen=True)
-class StackInfo:
-    """Where the running stack is and how to get a token (contains the client secret)."""
-
-    gateway_id: str
-    gateway_url: str
-    token_url: str
-    discovery_url: str
-    client_id: str
-    client_secret: str
-    scope: str
-    region: str
-    api_url: str | None = None
-
-    def __repr__(self) -> str:  # never print the secret
-        return (
-            f"StackInfo(gateway_url={self.gateway_url!r}, client_id={self.client_id!r}, client_secret='***')"
-        )
-
-    def to_json(self) -> str:
-        data = {k: v for k, v in asdict(self).items() if v is not None}
-        return json.dumps(data, indent=2, sort_keys=True) + "\n"
-
-    @classmethod
-    def from_json(cls, text: str) -> StackInfo:
-        data = json.loads(text)
-        fields = cls.__dataclass_fields__
-        return cls(**{k: v for k, v in data.items() if k in fields})
-
-    def write(self, path: Path = LOCAL_JSON) -> Path:
-        """Write the file readable by its owner only (it holds the client secret)."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(self.to_json())
-        os.chmod(path, 0o600)  # O_CREAT's mode does not apply to an existing file
-        return path
 
 
 class LocalStack:

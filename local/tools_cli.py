@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
 from agentgw.oauth import TokenError, fetch_token
-from agentgw_local.stack import LOCAL_JSON, StackInfo
+from agentgw_local.locate import LOCAL_JSON, StackLookupError, read_local_info
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
 MAX_PAGES = 1000
@@ -48,27 +48,8 @@ class Target:
 
 
 # -- where the gateway is -----------------------------------------------------------------------
-def config_parameter_name(stack_name: str, region: str | None = None) -> str:
-    """The SSM parameter holding a deployed stack's GatewayConfig, named by the stack's outputs."""
-    import boto3
-
-    from agentgw_local.health import CannotCheck, config_parameter_for_stack
-
-    try:
-        return config_parameter_for_stack(stack_name, boto3.client("cloudformation", region_name=region))
-    except CannotCheck as exc:
-        raise CliError(str(exc)) from None
-
-
 def local_target(path: Path = LOCAL_JSON) -> Target:
-    try:
-        info = StackInfo.from_json(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CliError(
-            f"{path} not found: start the local stack with `agentgw local up`, or pass --stack NAME"
-        ) from None
-    except (ValueError, TypeError) as exc:
-        raise CliError(f"{path} is not a local stack description: {exc}") from None
+    info = read_local_info(path)
     return Target(
         info.gateway_url, info.token_url, info.scope, ClientCredentials(info.client_id, info.client_secret)
     )
@@ -78,7 +59,9 @@ def deployed_target(stack_name: str, parameter: str | None = None, region: str |
     import boto3
     import botocore.exceptions
 
-    name = parameter or config_parameter_name(stack_name, region)
+    from agentgw_local.health import config_parameter_for_stack
+
+    name = parameter or config_parameter_for_stack(stack_name, region=region)
     try:
         session = boto3.session.Session(region_name=region)
         text = session.client("ssm").get_parameter(Name=name)["Parameter"]["Value"]
@@ -214,7 +197,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
             return _run(args, out)
         except BaseExceptionGroup as group:
             raise _leaf(group) from None
-    except CliError as exc:
+    except (CliError, StackLookupError) as exc:
         print(f"agentgw tools: {exc}", file=err)
         return 1
     except MCPError as exc:

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from agentgw_local.aws import PortInUse
+from agentgw_local.locate import LOCAL_JSON, StackInfo
 from agentgw_local.stack import (
     DEFAULT_HOST,
     DEFAULT_PORT,
     DEFAULT_STACK_NAME,
-    LOCAL_JSON,
     LocalStack,
-    StackInfo,
 )
 
 
