@@ -21,7 +21,7 @@ from agentgw.config import ClientCredentials
 from agentgw.health import HealthReport, HealthTarget, check_published_gateway, run_health_check
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
-from agentgw_local.locate import StackLookupError, read_local_info, stack_output
+from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_output
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
 # The local gateway embeds its tools for search on the first query (seconds on a small
@@ -49,14 +49,7 @@ def add_parser(subparsers: Any) -> None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.add_argument("--stack", metavar="NAME", help="check a deployed stack instead of the local one")
-    parser.add_argument("--region", help="AWS region of the deployed stack (default: boto3's)")
-    parser.add_argument(
-        "--local-file",
-        type=Path,
-        default=None,
-        help="the local stack's connection file (default .agentgw/local.json)",
-    )
+    add_stack_arguments(parser, stack_help="check a deployed stack instead of the local one")
     parser.add_argument(
         "--timeout",
         type=float,

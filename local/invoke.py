@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
-from agentgw_local.locate import LOCAL_JSON, StackLookupError, read_local_info, stack_output
+from agentgw_local.locate import (
+    LOCAL_JSON,
+    StackLookupError,
+    add_stack_arguments,
+    read_local_info,
+    stack_output,
+)
 
 EXIT_OK, EXIT_API_ERROR, EXIT_CANNOT_ASK = 0, 1, 2
 API_URL_OUTPUT = "ApiUrl"
@@ -54,15 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--session", metavar="ID", help="continue the conversation with this session id")
     parser.add_argument("--json", action="store_true", help="print the whole JSON response")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--stack", metavar="NAME", help="a deployed stack (SigV4-signed requests)")
     target.add_argument("--url", metavar="URL", help="an agent API base URL (unsigned requests)")
-    parser.add_argument("--region", help="AWS region of --stack (default: the boto3 configuration)")
-    parser.add_argument(
-        "--local-file",
-        type=Path,
-        default=None,
-        help="the local stack's connection file (default .agentgw/local.json)",
-    )
+    add_stack_arguments(parser, stack_help="a deployed stack (SigV4-signed requests)", stack_group=target)
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS")
 
 

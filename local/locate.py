@@ -60,6 +60,21 @@ class StackInfo:
         return path
 
 
+def add_stack_arguments(parser: Any, *, stack_help: str, stack_group: Any = None) -> None:
+    """The options every command that talks to a stack takes: `--stack`, `--region`, `--local-file`.
+
+    `stack_group` takes `--stack` instead of `parser` when it excludes another target (`--url`).
+    """
+    (stack_group or parser).add_argument("--stack", metavar="NAME", help=stack_help)
+    parser.add_argument("--region", help="AWS region of the deployed stack (default: boto3's)")
+    parser.add_argument(
+        "--local-file",
+        type=Path,
+        default=None,
+        help=f"the local stack's connection file (default {LOCAL_JSON})",
+    )
+
+
 def read_local_info(path: Path | None = None) -> StackInfo:
     """The running local stack's description, from the file `agentgw local up` writes."""
     path = path or LOCAL_JSON

@@ -26,7 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
 from agentgw.oauth import TokenError, fetch_token
-from agentgw_local.locate import LOCAL_JSON, StackLookupError, read_local_info
+from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
 MAX_PAGES = 1000
@@ -48,7 +48,7 @@ class Target:
 
 
 # -- where the gateway is -----------------------------------------------------------------------
-def local_target(path: Path = LOCAL_JSON) -> Target:
+def local_target(path: Path | None = None) -> Target:
     info = read_local_info(path)
     return Target(
         info.gateway_url, info.token_url, info.scope, ClientCredentials(info.client_id, info.client_secret)
@@ -164,12 +164,10 @@ def add_parser(subparsers: Any) -> None:
 
     def common(p: argparse.ArgumentParser) -> None:
         p.add_argument("--json", action="store_true", help="print the raw JSON result")
-        p.add_argument("--stack", metavar="NAME", help="a deployed stack (default: the local stack)")
+        add_stack_arguments(p, stack_help="a deployed stack (default: the local stack)")
         p.add_argument(
             "--parameter", metavar="SSM_NAME", help="the published config parameter (with --stack)"
         )
-        p.add_argument("--region", help="AWS region of the deployed stack")
-        p.add_argument("--local-file", type=Path, default=LOCAL_JSON, help=argparse.SUPPRESS)
         p.set_defaults(func=run)
 
     common(tools_sub.add_parser("list", help="list every tool (all pages)"))
