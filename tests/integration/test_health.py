@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emf_output import emf_documents
 
 from agentgw.config import ClientCredentials, GatewayConfig
 from agentgw.health import STAGES
@@ -153,21 +154,9 @@ def canary(health: Health, monkeypatch: pytest.MonkeyPatch) -> Health:
     return health
 
 
-def emf(out: str) -> list[dict[str, Any]]:
-    docs = []
-    for line in out.splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and "_aws" in doc:
-            docs.append(doc)
-    return docs
-
-
 def check_metrics(out: str, report: dict[str, Any]) -> None:
     """The EMF output matches the report: run success/failure and one document per stage."""
-    docs = [d for d in emf(out) if d["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "agentgw"]
+    docs = emf_documents(out, "agentgw")
     run = [d for d in docs if "HealthCheckSuccess" in d]
     assert len(run) == 1, docs
     assert run[0]["HealthCheckSuccess"] == [1.0 if report["ok"] else 0.0]

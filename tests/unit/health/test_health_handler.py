@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from emf_output import emf_documents
 from health_gateway_double import CLIENT_ID, CLIENT_SECRET
 
 from agentgw.config import ClientCredentials
@@ -36,25 +37,13 @@ def invoke(module: ModuleType) -> dict[str, Any]:
     return module.lambda_handler(EVENT, LambdaContext(function_name="HealthCheckFunction"))
 
 
-def emf(out: str) -> list[dict[str, Any]]:
-    docs = []
-    for line in out.splitlines():
-        try:
-            doc = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(doc, dict) and "_aws" in doc:
-            docs.append(doc)
-    return docs
-
-
 def test_handler_reports_healthy_and_emits_success(
     handler_module: ModuleType, published: dict[str, Any], capsys: pytest.CaptureFixture[str]
 ) -> None:
     result = invoke(handler_module)
     assert result["ok"] is True, result
     assert result["gateway_id"] == published["config"].gateway_id
-    docs = emf(capsys.readouterr().out)
+    docs = emf_documents(capsys.readouterr().out)
     run = next(d for d in docs if "HealthCheckSuccess" in d)
     assert run["HealthCheckSuccess"] == [1.0]
     assert {d["Stage"] for d in docs if "Stage" in d} == {s["name"] for s in result["stages"]}
@@ -76,7 +65,7 @@ def test_handler_picks_up_a_revoked_secret(
     assert "invalid_client" in result["stages"][0]["error"]
     out = capsys.readouterr().out
     assert "rotated-elsewhere" not in out and CLIENT_SECRET not in out
-    token_doc = next(d for d in emf(out) if d.get("Stage") == "token")
+    token_doc = next(d for d in emf_documents(out) if d.get("Stage") == "token")
     assert token_doc["StageFailure"] == [1.0]
 
 
@@ -91,5 +80,5 @@ def test_handler_without_published_config_fails_token_stage(
     assert result["ok"] is False
     assert result["stages"][0]["name"] == "token"
     assert "/agentgw-health-test/absent/gateway" in result["stages"][0]["error"]
-    run = next(d for d in emf(capsys.readouterr().out) if "HealthCheckFailure" in d)
+    run = next(d for d in emf_documents(capsys.readouterr().out) if "HealthCheckFailure" in d)
     assert run["HealthCheckFailure"] == [1.0]

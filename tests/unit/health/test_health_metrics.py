@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
+from emf_output import emf_documents
 
 from agentgw.health.metrics import publish_metrics
 from agentgw.health.report import STAGES, HealthReport, StageResult
-
-
-def emf_documents(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
 
 
 def by_stage(docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from emf_output import emf_documents
 from openmeteo_recorded import Invoke, RecordedOpenMeteo, Reply, recorded
 
 from agentgw.lambda_context import (
@@ -171,11 +172,6 @@ def test_failures_are_logged_with_type_and_message(invoke: Invoke, log_records: 
     assert "'Atlantis/Capital'" in record["error"]
 
 
-def _emf(captured: str) -> list[dict[str, Any]]:
-    blobs = [json.loads(line) for line in captured.splitlines() if line.startswith('{"_aws"')]
-    return [b for b in blobs if b["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "agentgw"]
-
-
 def test_metrics_per_tool_latency_and_errors(invoke: Invoke, capsys: pytest.CaptureFixture[str]) -> None:
     capsys.readouterr()
     invoke(TIME, {"timezone": "UTC"})
@@ -184,7 +180,7 @@ def test_metrics_per_tool_latency_and_errors(invoke: Invoke, capsys: pytest.Capt
     with pytest.raises(ToolError):
         invoke("timeweather___drop_tables", {})
 
-    ok, failed, unknown = _emf(capsys.readouterr().out)
+    ok, failed, unknown = emf_documents(capsys.readouterr().out, "agentgw")
     for blob in (ok, failed, unknown):
         assert "tool" in blob["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
         names = {m["Name"] for m in blob["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
@@ -270,6 +266,6 @@ def test_concurrent_calls_keep_their_own_gateway_keys(
     assert len(done) == 40
     assert all(r["gateway_id"] == f"gw-{r['mcp_message_id']}" for r in done)
     # One metrics document per call, none lost to another thread's flush.
-    blobs = _emf(capsys.readouterr().out)
+    blobs = emf_documents(capsys.readouterr().out, "agentgw")
     assert len(blobs) == 40
     assert all(b["ToolInvocations"] == [1.0] and b["tool"] == "get_time" for b in blobs)
