@@ -53,3 +53,33 @@ def test_missing_model_files_are_a_clear_error(tmp_path: Path) -> None:
         MiniLMEmbedder(path=tmp_path).encode(["x"])
     with pytest.raises(ValueError):
         MiniLMEmbedder(max_tokens=4)
+
+
+def test_packed_and_padded_paths_give_the_same_vectors(
+    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A query and its clauses run as ONE packed sequence (positions restart per text, attention
+    stays inside each text); a large batch runs padded. Both must give each text its own vector."""
+    loaded = embedder._load()
+    calls: list[str] = []
+    for name in ("forward", "forward_packed"):
+        original = getattr(loaded, name)
+
+        def spy(batch_ids: list[list[int]], _name: str = name, _original: object = original) -> np.ndarray:
+            calls.append(_name)
+            return _original(batch_ids)  # type: ignore[operator]
+
+        monkeypatch.setattr(loaded, name, spy)
+    short = ["find flights from Paris to Rome", "then book a hotel near the station", "what time is it"]
+    packed = embedder.encode(short)
+    assert calls == ["forward_packed"]
+    calls.clear()
+    # Enough long texts that the total exceeds what one packed sequence takes: padded batches.
+    padded = embedder.encode([*short, *(f"{i} " + "a much longer text " * 60 for i in range(3))])
+    assert "forward" in calls and "forward_packed" not in calls
+    np.testing.assert_allclose((packed * padded[:3]).sum(axis=1), 1.0, atol=1e-3)
+    # Packing must not leak between texts: each vector differs from its neighbours' and is the
+    # vector the text gets alone.
+    alone = np.vstack([embedder.encode([s]) for s in short])
+    np.testing.assert_allclose((packed * alone).sum(axis=1), 1.0, atol=1e-3)
+    assert float(packed[0] @ packed[1]) < 0.9
