@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import threading
+import traceback
 import uuid
 from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager
@@ -231,3 +233,21 @@ class TokenCounter:
             return result
 
         monkeypatch.setattr(cognito, "issue_token", counting)
+
+
+# Code an invocation runs; a thread whose stack is in it after the answer outlived the invocation.
+INVOCATION_CODE = ("/strands/", "/mcp/", "/httpx2/", "/httpcore2/", "/agentgw/agent/")
+
+
+def threads_running_invocation_code() -> list[str]:
+    """Names of the threads (other than the caller's) that are running agent, Strands or MCP code now."""
+    me = threading.get_ident()
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        if ident == me:
+            continue
+        stack = traceback.extract_stack(frame)
+        if any(part in entry.filename for entry in stack for part in INVOCATION_CODE):
+            found.append(names.get(ident, str(ident)))
+    return found

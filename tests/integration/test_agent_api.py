@@ -15,7 +15,14 @@ import pytest
 
 from agentgw.agent.settings import MAX_BODY_BYTES, MAX_PROMPT_CHARS
 from agentgw_local.stack import LocalStack
-from integration.agent_support import Script, Turn, prompt, scripted, tool_result_text
+from integration.agent_support import (
+    Script,
+    Turn,
+    prompt,
+    scripted,
+    threads_running_invocation_code,
+    tool_result_text,
+)
 
 __all__ = ["scripted"]  # the fixture, imported for pytest
 
@@ -290,21 +297,14 @@ def test_logs_and_metrics_carry_the_request_and_never_a_secret(
     assert "Bearer ey" not in everything
 
 
-def test_no_mcp_client_outlives_the_invocation(local_stack: LocalStack, scripted: Script) -> None:
-    """Issue 5: the MCP client is opened and closed inside each invocation — its background
-    thread must not survive a Lambda freeze (a thawed function must not find a half-dead session)."""
-    import gc
-
-    from strands.tools.mcp import MCPClient
-
+def test_nothing_of_the_invocation_outlives_it(local_stack: LocalStack, scripted: Script) -> None:
+    """Issue 5: the MCP session is opened and closed inside each invocation, and no thread of it
+    (or of the agent) survives the answer, so a Lambda freeze cannot find a half-dead session."""
+    assert local_stack.gateway is not None
+    stats = local_stack.gateway.stats
+    opened, closed = stats["sessions_opened"], stats["sessions_closed"]
     scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="done"))
     assert prompt(api(local_stack), {"prompt": "What time is it in UTC?"}).status_code == 200
 
-    running = [
-        obj
-        for obj in gc.get_objects()
-        if isinstance(obj, MCPClient)
-        and obj._background_thread is not None
-        and obj._background_thread.is_alive()
-    ]
-    assert running == []
+    assert threads_running_invocation_code() == []
+    assert (stats["sessions_opened"] - opened, stats["sessions_closed"] - closed) == (1, 1)

@@ -12,7 +12,6 @@ and then never answers that request.
 from __future__ import annotations
 
 import dataclasses
-import gc
 import json
 import threading
 from collections.abc import Iterator
@@ -20,11 +19,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
-from strands.tools.mcp import MCPClient
 
 from agentgw.agent.tool_loading import SEARCH_TOOL_NAME
 from agentgw_local.stack import LocalStack
-from integration.agent_support import IsolatedGateway, Script, agent_uses, prompt, publish_gateway, scripted
+from integration.agent_support import (
+    IsolatedGateway,
+    Script,
+    agent_uses,
+    prompt,
+    publish_gateway,
+    scripted,
+    threads_running_invocation_code,
+)
 from integration.stackkit import Kit
 
 __all__ = ["scripted"]  # the fixture, imported for pytest
@@ -157,16 +163,6 @@ def hanging(
             yield hang
 
 
-def _running_mcp_clients() -> list[MCPClient]:
-    return [
-        obj
-        for obj in gc.get_objects()
-        if isinstance(obj, MCPClient)
-        and obj._background_thread is not None
-        and obj._background_thread.is_alive()
-    ]
-
-
 @pytest.mark.parametrize("hanging", ["initialize", "tools/list", "tools/call"], indirect=True)
 def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_running(
     local_stack: LocalStack, hanging: HangingGateway, scripted: Script
@@ -190,6 +186,6 @@ def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_run
     assert body["request_id"]
     assert body["tool_calls"] == []  # the partial trace: no tool was called before the hang
     assert scripted.seen == []  # the model was never asked
-    # Nothing left running: the MCP client's thread ended (even mid-initialize), no worker left.
-    assert _running_mcp_clients() == []
+    # Nothing left running: no thread is in agent, Strands or MCP code (even mid-initialize).
+    assert threads_running_invocation_code() == []
     assert [t.name for t in threading.enumerate() if t.name in WORKER_THREADS] == []

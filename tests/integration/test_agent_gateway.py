@@ -6,7 +6,6 @@ longer than Bedrock's 64 characters), and the deadline.
 from __future__ import annotations
 
 import re
-import threading
 import time
 from typing import Any
 
@@ -25,6 +24,7 @@ from integration.agent_support import (
     prompt,
     publish_gateway,
     scripted,
+    threads_running_invocation_code,
     tool_result_text,
 )
 from integration.stackkit import Kit
@@ -280,6 +280,9 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", "5")
+    assert local_stack.gateway is not None
+    stats = local_stack.gateway.stats
+    closed = stats["sessions_closed"]
     with agent_uses(monkeypatch, gateway):
         scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]), Turn(slow=True))
         response = prompt(
@@ -295,38 +298,102 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     assert [(c["name"], c["is_error"]) for c in body["tool_calls"]] == [(GET_TIME, False)]
     # Nothing left running: the model's stream was closed and the agent's worker has ended.
     assert scripted.stream_closed.is_set()
-    assert not [t for t in threading.enumerate() if t.name == "agentgw-agent"]
+    assert threads_running_invocation_code() == []
+    assert stats["sessions_closed"] == closed + 1  # the cancelled invocation still closed its session
 
 
-def test_sessions_are_per_invocation_unless_reuse_is_switched_on(
+def test_each_invocation_opens_and_closes_one_session_and_lists_nothing_when_warm(
     local_stack: LocalStack,
     gateway: IsolatedGateway,
     scripted: Script,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from agentgw.agent.tool_loading import close_idle_sessions
-
     assert local_stack.gateway is not None
     stats = local_stack.gateway.stats
+    counted = (
+        "sessions_opened",
+        "sessions_closed",
+        "initialize",
+        "server/discover",
+        "tools/list",
+        "tools/call",
+    )
+    tokens = TokenCounter(local_stack.cognito, monkeypatch)
 
     def ask() -> None:
         scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="ok"))
-        assert prompt(api(local_stack), {"prompt": "What time is it in UTC?"}).status_code == 200
+        response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
+        assert response.status_code == 200, response.text
+        assert response.json()["tool_calls"][0]["is_error"] is False
 
     with agent_uses(monkeypatch, gateway):
         ask()  # warm the caches (token, tool list)
-        opened, closed = stats["sessions_opened"], stats["sessions_closed"]
-        ask()
-        ask()
-        # Default: each invocation opens its session and closes it before answering.
-        assert (stats["sessions_opened"] - opened, stats["sessions_closed"] - closed) == (2, 2)
+        before = {key: stats[key] for key in counted}
+        for _ in range(3):
+            ask()
+            # Closed before the answer, with nothing of it left running.
+            assert (
+                stats["sessions_closed"] - before["sessions_closed"]
+                == stats["sessions_opened"] - before["sessions_opened"]
+            )
+            assert threads_running_invocation_code() == []
+        delta = {key: stats[key] - before[key] for key in counted}
 
-        monkeypatch.setenv("AGENTGW_REUSE_MCP_SESSION", "true")
-        try:
-            ask()
-            opened = stats["sessions_opened"]
-            ask()
-            ask()
-            assert stats["sessions_opened"] == opened  # the warm function kept its session
-        finally:
-            close_idle_sessions()
+    # One session per invocation, opened with `initialize` only (no `server/discover` probe);
+    # warm: no token request and no `tools/list`, the output schemas come from the cached list.
+    assert delta == {
+        "sessions_opened": 3,
+        "sessions_closed": 3,
+        "initialize": 3,
+        "server/discover": 0,
+        "tools/list": 0,
+        "tools/call": 3,
+    }
+    assert tokens.count == 1
+
+
+def test_tool_results_are_checked_against_the_cached_output_schema(
+    local_stack: LocalStack,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without a `tools/list` on a warm request, a result off the tool's output schema is still an error."""
+    kit = Kit(local_stack)
+    published = publish_gateway(kit, with_timeweather=False, search=False)
+
+    def reverse(event: Any, context: Any) -> dict[str, Any]:
+        if context.client_context.custom["bedrockAgentCoreToolName"].endswith("___broken"):
+            return {"reversed": 42}  # not the declared string
+        return {"reversed": event["text"][::-1]}
+
+    arn = kit.function("kit-reverse", reverse)
+    schema = {"type": "object", "properties": {"text": {"type": "string"}}, "required": ["text"]}
+    output = {"type": "object", "properties": {"reversed": {"type": "string"}}, "required": ["reversed"]}
+    tools = [
+        {
+            "name": name,
+            "description": f"Reverse a text ({name}).",
+            "inputSchema": schema,
+            "outputSchema": output,
+        }
+        for name in ("reverse", "broken")
+    ]
+    kit.target(published.gateway_id, arn, tools, name="rev")
+    assert local_stack.gateway is not None
+    stats = local_stack.gateway.stats
+    with agent_uses(monkeypatch, published):
+        scripted.play(Turn(text="warm"))
+        assert prompt(api(local_stack), {"prompt": "warm up"}).status_code == 200
+        listed = stats["tools/list"]
+        scripted.play(
+            Turn(tool_uses=[("rev___reverse", {"text": "abc"}), ("rev___broken", {"text": "abc"})]),
+            Turn(text=lambda messages: tool_result_text(messages)),
+        )
+        response = prompt(api(local_stack), {"prompt": "Reverse abc"})
+
+    assert response.status_code == 200, response.text
+    calls = {c["name"]: c["is_error"] for c in response.json()["tool_calls"]}
+    assert calls == {"rev___reverse": False, "rev___broken": True}
+    assert "cba" in response.json()["answer"]
+    assert "Invalid structured content returned by tool rev___broken" in response.json()["answer"]
+    assert stats["tools/list"] == listed  # the schemas came from the cached list

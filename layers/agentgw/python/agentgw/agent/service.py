@@ -7,22 +7,24 @@ is wrong.
 Response `{"answer", "session_id", "tool_calls": [{"name", "arguments", "is_error",
 "latency_ms"}], "model", "usage": {"input_tokens", "output_tokens"}, "request_id"}`.
 
-Per request: the cached gateway config and token (`credentials`), an MCP session opened and
-closed inside the invocation (`tool_loading.gateway_session`; with AGENTGW_REUSE_MCP_SESSION
-a warm function reuses its idle one instead), the tools for this prompt (cached list,
-search-first when there are many), a model by configuration (`models`), and a session
-manager keyed by `session_id` (S3 in AWS, files locally).
+Per request: the cached gateway config and token (`credentials`), then one task on an event
+loop of its own (`_Invocation`): an MCP session opened and closed inside the invocation
+(`tool_loading.open_gateway_session`, no thread of its own), the tools for this prompt (cached
+list, search-first when there are many), a model by configuration (`models`), a session
+manager keyed by `session_id` (S3 in AWS, files locally), and the Strands agent loop
+(`Agent.invoke_async`) whose tool calls go through that session.
 
 One deadline below API Gateway's 30 s covers the whole invocation: reading the configuration,
 secret and token (in a worker thread joined until the deadline; those clients have short
 timeouts of their own), opening the MCP session, `tools/list`, the search, building the agent
-(which loads the session) and the agent loop with its session saves (in a worker thread). Past
-it the agent is cancelled, the MCP session closed (its thread ended, even mid-`initialize`), and
-the answer is a 504 with the tool calls made so far.
+(which loads the session) and the agent loop with its session saves. Past it the invocation's
+task is cancelled (model stream, tool call, whatever it awaited), the MCP session closed, the
+loop ended, and the answer is a 504 with the tool calls made so far.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -49,11 +51,11 @@ from agentgw.agent.settings import (
     SettingsError,
 )
 from agentgw.agent.tool_loading import (
+    GatewaySession,
     GatewayTimeout,
     ToolLoadingError,
     ToolSelection,
-    discard_session,
-    gateway_session,
+    open_gateway_session,
     select_tools,
 )
 from agentgw.config import ConfigError
@@ -64,7 +66,7 @@ SESSION_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SESSION_ID_CHARS -
 AGENT_ID = "agentgw"
 # Time kept back from Lambda's own timeout to answer, close the MCP session and flush metrics.
 LAMBDA_MARGIN_S = 2.0
-# How long a cancelled agent gets to stop before we answer anyway.
+# How long a cancelled invocation gets to stop and close its MCP session before we answer anyway.
 CANCEL_GRACE_S = 2.0
 # A gateway timeout this close to the deadline was the deadline's doing (timer granularity).
 DEADLINE_SLACK_S = 0.05
@@ -325,86 +327,47 @@ class AgentService:
                 request_id,
             )
 
-        remaining = deadline - time.monotonic()
-        trace: ToolTrace | None = None
-        model_name = settings.provider
-        if remaining <= 0:
+        if deadline - time.monotonic() <= 0:
             return self._deadline_reply(
                 budget_s,
                 "no time left to open the MCP session",
                 request_id,
                 session_id=session_id,
-                model=model_name,
+                model=settings.provider,
             )
-        try:
-            with gateway_session(
-                config.gateway_url,
-                auth,
-                startup_timeout_s=min(settings.mcp_timeout_s, remaining),
-                # Opt-in: a warm function reuses its idle session with the gateway (same client
-                # identity). Off by default: the session's thread would outlive the invocation.
-                reuse_key=(config.gateway_url, config.token_url, config.client_id, config.scope)
-                if settings.reuse_mcp_session
-                else None,
-            ) as client:
-                selection = select_tools(
-                    client,
-                    request.prompt,
-                    cache_key=config.gateway_url,
-                    ttl_s=settings.tool_list_ttl_s,
-                    threshold=settings.search_threshold,
-                    top_k=settings.search_top_k,
-                    always_search=models.uses_search_ranking(settings),
-                    tool_timeout_s=max(1.0, deadline - time.monotonic()),
-                    deadline=deadline,
-                )
-                self._log.info(
-                    "tools selected",
-                    extra={
-                        "request_id": request_id,
-                        "session_id": session_id,
-                        "tools_total": selection.total,
-                        "tools_offered": len(selection.tools),
-                        "searched": selection.searched,
-                    },
-                )
-                model, model_name = models.build_model(settings, selection)
-                trace = ToolTrace(selection)
-                tools = list(selection.tools)
-
-                def build_agent() -> Agent:
-                    # In the worker: the session manager loads the conversation here (S3 or files).
-                    return Agent(
-                        model=model,
-                        tools=tools,
-                        system_prompt=settings.system_prompt,
-                        callback_handler=None,  # the default prints every token to stdout (logs)
-                        session_manager=self._session_manager(settings, session_id),
-                        hooks=[trace],
-                        agent_id=AGENT_ID,
-                        name="agentgw",
-                    )
-
-                outcome = _run_with_deadline(build_agent, request.prompt, deadline, settings.max_turns)
-                if outcome.timed_out or outcome.error is not None:
-                    discard_session(client)  # a cancelled call may still be in flight on it
-        except GatewayTimeout as exc:
-            self._log.error("gateway timed out: %s", exc)
+        run = _Invocation(self, request, session_id, settings, config, auth, deadline, request_id)
+        outcome = run.outcome()
+        trace = run.trace
+        model_name = run.model_name
+        if isinstance(outcome.error, GatewayTimeout):
+            self._log.error("gateway timed out: %s", outcome.error)
             if time.monotonic() >= deadline - DEADLINE_SLACK_S:
                 self._metric("PromptDeadlineExceeded", 1)
                 return self._deadline_reply(
                     budget_s,
-                    str(exc),
+                    str(outcome.error),
                     request_id,
                     session_id=session_id,
                     model=model_name,
                     tool_calls=trace.snapshot() if trace else [],
                 )
-            return error_reply(504, "gateway_timeout", str(exc), request_id, session_id=session_id)
-        except ToolLoadingError as exc:
-            self._log.error("gateway tools unavailable: %s", exc)
-            return error_reply(502, "gateway_unavailable", str(exc), request_id, session_id=session_id)
-        except Exception as exc:
+            return error_reply(504, "gateway_timeout", str(outcome.error), request_id, session_id=session_id)
+        if isinstance(outcome.error, ToolLoadingError):
+            self._log.error("gateway tools unavailable: %s", outcome.error)
+            return error_reply(
+                502, "gateway_unavailable", str(outcome.error), request_id, session_id=session_id
+            )
+        if trace is None:  # stopped before the agent was built: the deadline or an error on the way
+            if outcome.timed_out:
+                self._metric("PromptDeadlineExceeded", 1)
+                return self._deadline_reply(
+                    budget_s,
+                    f"{run.phase} did not finish",
+                    request_id,
+                    session_id=session_id,
+                    model=model_name,
+                )
+            exc = outcome.error or RuntimeError("the invocation ended without an answer")
             # No traceback: provider errors may quote credentials; the redacted message says what failed.
             self._log.error("agent failed: %s", redact(f"{type(exc).__name__}: {exc}"))
             return error_reply(
@@ -414,7 +377,7 @@ class AgentService:
                 request_id,
                 session_id=session_id,
                 model=model_name,
-                tool_calls=trace.snapshot() if trace else [],
+                tool_calls=[],
             )
 
         tool_calls = trace.snapshot()
@@ -536,43 +499,148 @@ def _until(deadline: float, name: str, work: Callable[[], T]) -> T:
     return box["result"]
 
 
-def _run_with_deadline(build: Callable[[], Agent], prompt: str, deadline: float, max_turns: int) -> Outcome:
-    """Build and run the agent in a worker thread; at the deadline, cancel it and wait a short grace."""
-    cancel = threading.Event()
-    box: dict[str, Any] = {}
+class _Invocation:
+    """One invocation's MCP session and agent run, on an event loop of its own.
 
-    def run() -> None:
-        try:
-            box["agent"] = build()
-            if cancel.is_set():  # the deadline passed while the session loaded
-                return
-            box["result"] = box["agent"](prompt, cancel_signal=cancel, limits={"turns": max_turns})
-        except BaseException as exc:
-            box["error"] = exc
+    Everything asynchronous in the invocation runs as one task on one loop (`asyncio.run` in a
+    worker thread): the MCP session with the gateway (opened and closed here), the tool list and
+    the search, the Strands agent loop (`invoke_async`) and its tool calls. The deadline cancels
+    that task; the session is then closed within `CANCEL_GRACE_S`, and `asyncio.run` ends the
+    loop, so nothing of the invocation is left running. The worker is waited for until the
+    deadline plus that grace, in case blocking work (a session save to S3) holds the loop.
+    """
 
-    worker = threading.Thread(target=run, name="agentgw-agent", daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    timed_out = worker.is_alive()
-    if timed_out:
-        cancel.set()
-        worker.join(CANCEL_GRACE_S)
+    def __init__(
+        self,
+        service: AgentService,
+        request: PromptRequest,
+        session_id: str,
+        settings: Settings,
+        config: Any,
+        auth: credentials.GatewayBearerAuth,
+        deadline: float,
+        request_id: str,
+    ) -> None:
+        self._service = service
+        self._request = request
+        self._session_id = session_id
+        self._settings = settings
+        self._config = config
+        self._auth = auth
+        self._deadline = deadline
+        self._request_id = request_id
+        self.trace: ToolTrace | None = None
+        self.model_name = settings.provider
+        self.phase = "opening the MCP session"  # what was under way, for the 504's message
+        self._agent: Agent | None = None
+        self._result: Any = None
+        self._timed_out = False
+
+    def outcome(self) -> Outcome:
+        box: dict[str, BaseException] = {}
+
+        def run() -> None:
+            try:
+                asyncio.run(self._main())
+            except BaseException as exc:
+                box["error"] = exc
+
+        worker = threading.Thread(target=run, name="agentgw-agent", daemon=True)
+        worker.start()
+        worker.join(max(0.0, self._deadline - time.monotonic()) + CANCEL_GRACE_S)
         if worker.is_alive():
-            _log.warning("agent did not stop within %.1f s of cancellation", CANCEL_GRACE_S)
-    result = box.get("result")
-    if result is not None and result.stop_reason == "cancelled":
-        timed_out = True
-    agent = box.get("agent")
-    accumulated = agent.event_loop_metrics.accumulated_usage if agent is not None else {}
-    usage = {
-        "input_tokens": int(accumulated.get("inputTokens", 0)),
-        "output_tokens": int(accumulated.get("outputTokens", 0)),
-    }
-    if timed_out:
-        return Outcome("", usage, True)
-    if "error" in box:
-        return Outcome("", usage, False, box["error"])
-    return Outcome(_answer_text(result), usage, False)
+            _log.warning("the invocation did not stop within %.1f s of its deadline", CANCEL_GRACE_S)
+            self._timed_out = True
+        accumulated = self._agent.event_loop_metrics.accumulated_usage if self._agent is not None else {}
+        usage = {
+            "input_tokens": int(accumulated.get("inputTokens", 0)),
+            "output_tokens": int(accumulated.get("outputTokens", 0)),
+        }
+        error = _unwrap(box["error"]) if "error" in box else None
+        if isinstance(error, GatewayTimeout) or (error is not None and not self._timed_out):
+            return Outcome("", usage, False, error)
+        if self._timed_out or (self._result is not None and self._result.stop_reason == "cancelled"):
+            return Outcome("", usage, True)
+        return Outcome(_answer_text(self._result), usage, False)
+
+    async def _main(self) -> None:
+        settings = self._settings
+        try:
+            # The whole invocation, closing the session included, ends by deadline + grace.
+            async with asyncio.timeout(self._deadline + CANCEL_GRACE_S - time.monotonic()):
+                remaining = max(0.05, self._deadline - time.monotonic())
+                async with open_gateway_session(
+                    self._config.gateway_url,
+                    self._auth,
+                    startup_timeout_s=min(settings.mcp_timeout_s, remaining),
+                ) as gateway:
+                    try:
+                        async with asyncio.timeout(self._deadline - time.monotonic()):
+                            await self._work(gateway)
+                    except TimeoutError:
+                        self._timed_out = True  # cancelled at the deadline; the session closes next
+        except TimeoutError:
+            self._timed_out = True
+            _log.warning("closing the MCP session did not finish within %.1f s", CANCEL_GRACE_S)
+
+    async def _work(self, gateway: GatewaySession) -> None:
+        settings, request = self._settings, self._request
+        self.phase = "listing or searching the gateway's tools"
+        selection = await select_tools(
+            gateway,
+            request.prompt,
+            cache_key=self._config.gateway_url,
+            ttl_s=settings.tool_list_ttl_s,
+            threshold=settings.search_threshold,
+            top_k=settings.search_top_k,
+            always_search=models.uses_search_ranking(settings),
+        )
+        self._service._log.info(
+            "tools selected",
+            extra={
+                "request_id": self._request_id,
+                "session_id": self._session_id,
+                "tools_total": selection.total,
+                "tools_offered": len(selection.tools),
+                "searched": selection.searched,
+            },
+        )
+        self.phase = "choosing the model"
+        model, self.model_name = models.build_model(settings, selection)
+        self.trace = ToolTrace(selection)
+        self.phase = "loading the conversation"
+        self._agent = Agent(
+            model=model,
+            tools=list(selection.tools),
+            system_prompt=settings.system_prompt,
+            callback_handler=None,  # the default prints every token to stdout (logs)
+            session_manager=AgentService._session_manager(settings, self._session_id),
+            hooks=[self.trace],
+            agent_id=AGENT_ID,
+            name="agentgw",
+        )
+        self.phase = "the agent"
+        self._result = await self._agent.invoke_async(request.prompt, limits={"turns": settings.max_turns})
+
+
+def _unwrap(exc: BaseException) -> BaseException:
+    """The error that ended the invocation, out of the exception groups of the session's task groups.
+
+    A gateway error (`ToolLoadingError`) is preferred to what it caused in sibling tasks.
+    """
+    if not isinstance(exc, BaseExceptionGroup):
+        return exc
+    leaves: list[BaseException] = []
+
+    def collect(group: BaseExceptionGroup[BaseException]) -> None:
+        for inner in group.exceptions:
+            if isinstance(inner, BaseExceptionGroup):
+                collect(inner)
+            else:
+                leaves.append(inner)
+
+    collect(exc)
+    return next((e for e in leaves if isinstance(e, ToolLoadingError)), leaves[0] if leaves else exc)
 
 
 def _answer_text(result: Any) -> str:
