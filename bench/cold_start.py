@@ -1,14 +1,35 @@
-"""Cold start: a fresh Python process to the agent handler ready, ours vs the baseline; and sizes.
+"""Cold start: a fresh Python process to the agent handler ready, ours vs the baseline; the
+first request; and sizes.
 
-    python -m bench.cold_start [--runs 9] [--sam PATH | --no-sam]
+    python -m bench.cold_start [--runs 9] [--sam PATH | --no-sam] [--no-first-request]
 
-Start-up: each run spawns a new interpreter that imports the handler module the way Lambda
-does (function directory and layer on `sys.path`, `import app`), which runs its
-initialisation (Powertools logger/tracer/metrics, the resolver, the agent service), and reports
-the moment it is ready on the system-wide monotonic clock. Reported: time from spawn to ready
-(p50/min/max over runs, ours and baseline alternating), the same with an empty bytecode cache
-(Python compiles every module from source, as on Lambda when the layer ships no .pyc for its
-Python), and the biggest imports of ours (`-X importtime`).
+What Lambda runs is imitated as closely as this machine allows:
+
+- The layer as Lambda sees it: the layer's pinned requirements (`layers/agentgw/requirements.txt`)
+  and `agentgw`, installed with pip for the Python running the benchmark into a temporary
+  directory. Each child runs with `-S` (no site-packages), so only the function directory, that
+  directory and the standard library are on `sys.path`: the development packages of the project's
+  virtual environment (rich, pygments, requests, ...) cannot be imported by accident, as on Lambda.
+  The baseline gets `requests` beside it (the tutorial's agent uses it).
+- Lambda's environment variables, including `LAMBDA_TASK_ROOT` (the X-Ray SDK, under
+  Powertools' Tracer, builds a sampler with an X-Ray client when it is missing: ~0.25 s that
+  Lambda never spends).
+
+Start-up: each run spawns a new interpreter (working directory: the function directory) that
+imports the handler module, which runs its initialisation (Powertools logger/tracer/metrics,
+the resolver, the agent service), and reports the moment it is ready on the system-wide
+monotonic clock and the CPU time it used. Reported: time from spawn to ready and CPU seconds
+(p50/min/max; ours and baseline alternating), with `.pyc` files for every layer module, and
+"without .pyc": the same layer without bytecode (`-B`: nothing written either), so every
+layer module is compiled from source, which is what happens on Lambda while the layer ships no
+`.pyc` for the runtime's Python (the standard library keeps its own, as on Lambda).
+
+First request (ours): a fresh process imports the handler, then answers one `POST /prompt`
+(payload 2.0 event, Lambda-like context) against a local stack started by this benchmark: the
+`offline` provider, so the request does everything a real one does (configuration, secret,
+token, MCP session, tool listing and search, the agent loop, one tool call through the gateway,
+the session save) except the language model. Reported: spawn to ready, spawn to the response,
+and the request alone, with and without `.pyc`.
 
 Sizes: the unzipped size of each function with its layers, from `sam build` (in a temporary
 copy of the project) when the SAM CLI is available, otherwise from `pip install` of the layer's
@@ -19,6 +40,7 @@ which). Prints one JSON line.
 from __future__ import annotations
 
 import argparse
+import compileall
 import json
 import os
 import re
@@ -27,51 +49,145 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT, emit, machine, percentile
+from bench.common import ROOT, emit, machine, percentile, quiet_stdout
 
 LAYER_PYTHON = ROOT / "layers" / "agentgw" / "python"
+LAYER_REQUIREMENTS = ROOT / "layers" / "agentgw" / "requirements.txt"
 AGENTS = {
     "ours": (ROOT / "functions" / "agent", "app"),
     "baseline": (ROOT / "bench", "baseline_agent"),
 }
-# What Lambda sets, so Powertools initialises as it does there (no network at import time).
+# The baseline (the tutorial's agent) also imports requests, which the layer does not carry.
+BASELINE_EXTRA = ("requests", "charset-normalizer")
+# What Lambda sets, so Powertools and the X-Ray SDK initialise as they do there (no network at
+# import time). LAMBDA_TASK_ROOT is set per agent to its code directory.
 LAMBDA_ENV = {
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_LAMBDA_FUNCTION_NAME": "agentgw-AgentFunction",
     "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",
+    "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
     "AWS_EXECUTION_ENV": "AWS_Lambda_python3.13",
     "POWERTOOLS_SERVICE_NAME": "agentgw",
     "POWERTOOLS_METRICS_NAMESPACE": "agentgw",
     "AGENTGW_CONFIG_PARAMETER": "/agentgw/bench/config",
 }
 CHILD = """
-import sys, time, json
-sys.path[:0] = [{code_dir!r}, {layer!r}]
+import json, resource, sys, time
+sys.path[:0] = {paths!r}
 import {module}
-print(json.dumps({{"ready": time.monotonic(), "handler": callable({module}.lambda_handler)}}))
+ready = time.monotonic()
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out = {{"ready": ready, "cpu_ready": usage.ru_utime + usage.ru_stime, "modules_ready": len(sys.modules),
+       "handler": callable({module}.lambda_handler)}}
+{request}
+print(json.dumps(out))
 """
+# One POST /prompt through the handler (payload 2.0), as API Gateway would send it.
+REQUEST = """
+from agentgw.lambda_context import LambdaContext
+context = LambdaContext(function_name="agentgw-AgentFunction", memory_limit_in_mb=1024, timeout_s=30.0)
+result = {module}.lambda_handler(json.loads({event!r}), context)
+usage = resource.getrusage(resource.RUSAGE_SELF)
+out.update(done=time.monotonic(), cpu_done=usage.ru_utime + usage.ru_stime, modules_done=len(sys.modules),
+           status=result["statusCode"], body=result["body"])
+"""
+PROMPT = "What time is it in Tokyo?"
+TRACE_HEADER = "Root=1-6740f000-0123456789abcdef01234567;Parent=0123456789abcdef;Sampled=1"
 
 
-def _spawn(agent: str, extra_env: dict[str, str], args: tuple[str, ...] = ()) -> tuple[float, str]:
-    code_dir, module = AGENTS[agent]
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTGW_", "POWERTOOLS_"))}
+@dataclass(frozen=True)
+class Layer:
+    """The layer for this Python: with bytecode, without, and the baseline's extra packages."""
+
+    compiled: Path
+    source: Path
+    baseline_extra: Path
+
+    def paths(self, agent: str, pyc: bool) -> list[str]:
+        code_dir, _ = AGENTS[agent]
+        layer = self.compiled if pyc else self.source
+        extra = [str(self.baseline_extra)] if agent == "baseline" else []
+        return [str(code_dir), str(layer), *extra]
+
+
+def _pins(names: tuple[str, ...]) -> list[str]:
+    """Versions from constraints.txt, so the baseline's extras match the virtual environment."""
+    pins = {}
+    for line in (ROOT / "constraints.txt").read_text("utf-8").splitlines():
+        name, sep, version = line.partition("==")
+        if sep:
+            pins[name.strip().lower()] = f"{name.strip()}=={version.strip()}"
+    missing = [n for n in names if n not in pins]
+    if missing:
+        raise RuntimeError(f"constraints.txt does not pin {', '.join(missing)}")
+    return [pins[n] for n in names]
+
+
+def build_layer(work: Path) -> Layer:
+    """pip-install the layer's requirements for the running Python (it cannot run python3.13 wheels)."""
+    compiled = work / "layer-pyc" / "python"
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--only-binary=:all:"]
+    subprocess.run([*pip, "-r", str(LAYER_REQUIREMENTS), "-t", str(compiled)], check=True, timeout=900)
+    shutil.copytree(
+        LAYER_PYTHON / "agentgw", compiled / "agentgw", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    source = work / "layer-source" / "python"
+    shutil.copytree(compiled, source, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    if not compileall.compile_dir(compiled, quiet=2, workers=0):
+        raise RuntimeError(f"compileall failed in {compiled}")
+    extra = work / "baseline-extra"
+    subprocess.run([*pip, *_pins(BASELINE_EXTRA), "-t", str(extra)], check=True, timeout=900)
+    compileall.compile_dir(extra, quiet=2)
+    return Layer(compiled=compiled, source=source, baseline_extra=extra)
+
+
+def _child_env(agent: str, extra_env: dict[str, str]) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTGW_", "POWERTOOLS_", "PYTHON"))
+    }
     env.update(LAMBDA_ENV)
+    env["LAMBDA_TASK_ROOT"] = str(AGENTS[agent][0])
     env.update(extra_env)
-    code = CHILD.format(code_dir=str(code_dir), layer=str(LAYER_PYTHON), module=module)
+    return env
+
+
+def _spawn(
+    layer: Layer,
+    agent: str,
+    *,
+    pyc: bool = True,
+    args: tuple[str, ...] = (),
+    event: dict[str, Any] | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], str]:
+    """One fresh interpreter: the result (times relative to the spawn) and its stderr."""
+    code_dir, module = AGENTS[agent]
+    request = REQUEST.format(module=module, event=json.dumps(event)) if event is not None else ""
+    code = CHILD.format(paths=layer.paths(agent, pyc), module=module, request=request)
     started = time.monotonic()
     done = subprocess.run(
-        [sys.executable, *args, "-c", code], env=env, capture_output=True, text=True, timeout=120, cwd=ROOT
+        [sys.executable, "-S", "-B", *args, "-c", code],
+        env=_child_env(agent, extra_env or {}),
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=code_dir,
     )
     if done.returncode != 0:
-        raise RuntimeError(f"{agent}: the handler did not import: {done.stderr[-800:]}")
+        raise RuntimeError(f"{agent}: the handler failed: {done.stderr[-1200:]}")
     data = json.loads(done.stdout.strip().splitlines()[-1])
     if not data["handler"]:
         raise RuntimeError(f"{agent}: lambda_handler is not callable")
-    return data["ready"] - started, done.stderr
+    data["ready_s"] = data["ready"] - started
+    if "done" in data:
+        data["first_response_s"] = data["done"] - started
+        data["request_s"] = data["done"] - data["ready"]
+    return data, done.stderr
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -82,35 +198,130 @@ def _stats(values: list[float]) -> dict[str, float]:
     }
 
 
-def startup(runs: int) -> dict[str, Any]:
-    for agent in AGENTS:  # warm the page cache and the .pyc files first
-        _spawn(agent, {})
-    warm: dict[str, list[float]] = {a: [] for a in AGENTS}
-    cold_bytecode: dict[str, list[float]] = {a: [] for a in AGENTS}
-    for _ in range(runs):
+def startup(layer: Layer, runs: int) -> dict[str, Any]:
+    for agent in AGENTS:  # warm the page cache first
+        _spawn(layer, agent)
+        _spawn(layer, agent, pyc=False)
+    wall: dict[tuple[str, bool], list[float]] = {(a, p): [] for a in AGENTS for p in (True, False)}
+    cpu: dict[tuple[str, bool], list[float]] = {(a, p): [] for a in AGENTS for p in (True, False)}
+    modules: dict[str, int] = {}
+    plan = [True] * runs + [False] * max(3, runs // 3)
+    for pyc in plan:
         for agent in AGENTS:
-            warm[agent].append(_spawn(agent, {})[0])
-    for _ in range(max(3, runs // 3)):
-        for agent in AGENTS:
-            with tempfile.TemporaryDirectory() as empty:
-                # -B + an empty cache prefix: every module compiled from source, nothing written.
-                cold_bytecode[agent].append(_spawn(agent, {"PYTHONPYCACHEPREFIX": empty}, ("-B",))[0])
+            data, _ = _spawn(layer, agent, pyc=pyc)
+            wall[agent, pyc].append(data["ready_s"])
+            cpu[agent, pyc].append(data["cpu_ready"])
+            modules[agent] = data["modules_ready"]
     return {
-        agent: {"ready": _stats(warm[agent]), "ready_without_pyc": _stats(cold_bytecode[agent])}
+        agent: {
+            "ready": _stats(wall[agent, True]),
+            "ready_cpu": _stats(cpu[agent, True]),
+            "ready_without_pyc": _stats(wall[agent, False]),
+            "ready_without_pyc_cpu": _stats(cpu[agent, False]),
+            "modules_at_ready": modules[agent],
+        }
         for agent in AGENTS
     }
 
 
-def top_imports(agent: str, count: int = 12) -> list[dict[str, Any]]:
-    """Where import time goes: `-X importtime` self times summed by top-level package."""
-    _, stderr = _spawn(agent, {}, ("-X", "importtime"))
-    totals: dict[str, int] = {}
-    for line in stderr.splitlines():
-        match = re.match(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)", line)
-        if match:
-            root = match.group(2).split(".")[0]
-            totals[root] = totals.get(root, 0) + int(match.group(1))
-    ranked = sorted(totals.items(), key=lambda kv: -kv[1])[:count]
+def prompt_event() -> dict[str, Any]:
+    """A payload-2.0 `POST /prompt` event, as the HTTP API sends it."""
+    now = time.time()
+    return {
+        "version": "2.0",
+        "routeKey": "POST /prompt",
+        "rawPath": "/prompt",
+        "rawQueryString": "",
+        "headers": {"content-type": "application/json", "host": "bench.execute-api.us-east-1.amazonaws.com"},
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "bench",
+            "domainName": "bench.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "bench",
+            "http": {
+                "method": "POST",
+                "path": "/prompt",
+                "protocol": "HTTP/1.1",
+                "sourceIp": "127.0.0.1",
+                "userAgent": "bench",
+            },
+            "requestId": f"bench-{int(now * 1000)}",
+            "routeKey": "POST /prompt",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": json.dumps({"prompt": PROMPT}),
+        "isBase64Encoded": False,
+    }
+
+
+def first_request(layer: Layer, runs: int) -> dict[str, Any]:
+    """Ours, fresh process to the first answer, against a local stack (offline provider)."""
+    from agentgw_local.stack import LocalStack
+
+    # quiet: the stack runs the tool function in this process, and it logs to stdout.
+    with tempfile.TemporaryDirectory(prefix="agentgw-bench-sessions-") as sessions, quiet_stdout():
+        stack = LocalStack(port=0, stack_name="agentgw-bench-cold").start()
+        try:
+            # What the stack gives the in-process agent function (endpoints, the published
+            # configuration's parameter, emulator credentials), for the child processes; and
+            # the trace header Lambda sets per invocation (Tracing: Active), so the X-Ray
+            # subsegments are made and sent (UDP to the absent daemon) as there.
+            stack_env = {k: v for k, v in os.environ.items() if k.startswith(("AWS_", "AGENTGW_"))}
+            stack_env.update(
+                {
+                    "AGENTGW_MODEL_PROVIDER": "offline",
+                    "AGENTGW_SESSION_DIR": sessions,
+                    "_X_AMZN_TRACE_ID": TRACE_HEADER,
+                }
+            )
+            results: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+            _spawn(layer, "ours", event=prompt_event(), extra_env=stack_env)  # warm caches, server side too
+            for pyc in [True] * runs + [False] * max(2, runs // 2):
+                data, _ = _spawn(layer, "ours", pyc=pyc, event=prompt_event(), extra_env=stack_env)
+                body = json.loads(data["body"])
+                if data["status"] != 200 or not body.get("tool_calls") or body["tool_calls"][0]["is_error"]:
+                    raise RuntimeError(
+                        f"first request did not succeed: {data['status']} {data['body'][:500]}"
+                    )
+                results[pyc].append(data)
+        finally:
+            stack.stop()
+
+    def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "ready": _stats([r["ready_s"] for r in rows]),
+            "first_response": _stats([r["first_response_s"] for r in rows]),
+            "request": _stats([r["request_s"] for r in rows]),
+            "cpu_at_ready": _stats([r["cpu_ready"] for r in rows]),
+            "cpu_at_response": _stats([r["cpu_done"] for r in rows]),
+            "modules_at_ready": rows[-1]["modules_ready"],
+            "modules_after_request": rows[-1]["modules_done"],
+        }
+
+    return {
+        "prompt": PROMPT,
+        "provider": "offline",
+        "with_pyc": summary(results[True]),
+        "without_pyc": summary(results[False]),
+    }
+
+
+def top_imports(layer: Layer, agent: str, count: int = 12, runs: int = 3) -> list[dict[str, Any]]:
+    """Where import time goes: `-X importtime` self times summed by top-level package (the
+    lowest of `runs` start-ups per package: one run on a busy machine is noise)."""
+    best: dict[str, int] = {}
+    for _ in range(runs):
+        _, stderr = _spawn(layer, agent, args=("-X", "importtime"))
+        totals: dict[str, int] = {}
+        for line in stderr.splitlines():
+            match = re.match(r"import time:\s+(\d+)\s+\|\s+\d+\s+\|\s*(\S+)", line)
+            if match:
+                root = match.group(2).split(".")[0]
+                totals[root] = totals.get(root, 0) + int(match.group(1))
+        best = {k: min(v, best.get(k, v)) for k, v in totals.items()}
+    ranked = sorted(best.items(), key=lambda kv: -kv[1])[:count]
     return [{"package": name, "self_ms": round(us / 1000, 1)} for name, us in ranked]
 
 
@@ -246,18 +457,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--sam", default=default_sam, help="the SAM CLI (default: .venv-sam, then PATH)")
     parser.add_argument("--no-sam", action="store_true", help="measure sizes with pip instead of sam build")
     parser.add_argument("--no-sizes", action="store_true", help="skip the size measurement")
+    parser.add_argument("--no-first-request", action="store_true", help="skip the first-request measurement")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
-    result: dict[str, Any] = {
-        "benchmark": "cold_start",
-        "machine": machine(),
-        "startup": startup(args.runs),
-        "top_imports_ours": top_imports("ours"),
-        "top_imports_baseline": top_imports("baseline"),
-    }
+    with tempfile.TemporaryDirectory(prefix="agentgw-cold-") as work:
+        layer = build_layer(Path(work))
+        result: dict[str, Any] = {
+            "benchmark": "cold_start",
+            "startup": startup(layer, args.runs),
+            "top_imports_ours": top_imports(layer, "ours"),
+            "top_imports_baseline": top_imports(layer, "baseline"),
+        }
+        if not args.no_first_request:
+            result["first_request_ours"] = first_request(layer, max(3, args.runs // 2))
     if not args.no_sizes:
         result["sizes"] = sizes_with_sam(args.sam) if args.sam and not args.no_sam else sizes_with_pip()
+    result["machine"] = machine()
     emit(result)
 
 

@@ -12,6 +12,7 @@ wants another Strands provider without touching the service).
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
 
@@ -26,6 +27,15 @@ from agentgw.agent.tool_loading import ToolSelection
 ProviderFactory = Callable[[Settings, ToolSelection], tuple[Model, str]]
 
 _registry: dict[str, ProviderFactory] = {}
+
+# Where each provider's model class lives. Imported at the first request that needs it, so a
+# function configured for one provider never pays for another's (the OpenAI client alone is
+# ~800 modules); `preload` imports it earlier, before a SnapStart snapshot.
+PROVIDER_MODULES = {
+    "bedrock": "strands.models.bedrock",
+    "openai": "strands.models.openai",
+    "offline": "agentgw.agent.offline",
+}
 
 
 def register_provider(name: str, factory: ProviderFactory) -> None:
@@ -49,6 +59,13 @@ def build_model(settings: Settings, selection: ToolSelection) -> tuple[Model, st
     if settings.provider == "openai":
         return _openai(settings), f"openai:{settings.model_id}"
     return _bedrock(settings), f"bedrock:{settings.model_id}"
+
+
+def preload(provider: str) -> None:
+    """Import the provider's model module now; providers registered at run time need nothing."""
+    module = PROVIDER_MODULES.get(provider)
+    if module is not None:
+        importlib.import_module(module)
 
 
 def uses_search_ranking(settings: Settings) -> bool:
