@@ -8,9 +8,9 @@ model is the integration tests' scripted Strands model: one `get_time` tool call
 text answer, so model time is ~0 and what is measured is the agent's own overhead (config,
 token, MCP session, tool listing, agent construction, the tool call through the gateway).
 
-Three agents: ours as deployed by default (an MCP session per invocation), ours with
-AGENTGW_REUSE_MCP_SESSION=true (a warm function keeps its session), and the baseline. Requests
-alternate between them, one at a time. Counts are taken on the server side
+Two agents: ours as deployed (one event loop per invocation: the MCP session opened and closed
+inside it, the Strands agent on the same loop) and the baseline. Requests alternate between
+them, one at a time. Counts are taken on the server side
 (`EmulatedCognito.stats`, `LocalGateway.stats`) around each request: token requests,
 `tools/list` calls, MCP sessions opened (`initialize`), `tools/call`s. The first request of
 each agent (cold caches) is reported apart from the warm ones. Prints one JSON line.
@@ -42,11 +42,12 @@ from bench.common import (
 
 GET_TIME = "timeweather___get_time"
 BASELINE_FUNCTION = "agentgw-bench-BaselineAgent"
-REUSE_ENV = "AGENTGW_REUSE_MCP_SESSION"
 COUNTED = {
     "token_requests": ("cognito", "tokens_issued"),
     "tools_list_calls": ("gateway", "tools/list"),
     "mcp_sessions_opened": ("gateway", "sessions_opened"),
+    "mcp_sessions_closed": ("gateway", "sessions_closed"),
+    "server_discover_calls": ("gateway", "server/discover"),
     "tools_call_calls": ("gateway", "tools/call"),
 }
 
@@ -94,7 +95,6 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         wait_for_search_warmup()
         urls = {
             "ours": stack.info.api_url + "/prompt",
-            "ours_session_reuse": stack.info.api_url + "/prompt",
             "baseline": stack.base_url + "/baseline/prompt",
         }
         latencies: dict[str, list[float]] = {name: [] for name in urls}
@@ -107,8 +107,6 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                         support.Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]),
                         support.Turn(text="It is late in Tokyo."),
                     )
-                    # Read per request by the agent's settings: the opt-in MCP session reuse.
-                    os.environ[REUSE_ENV] = "true" if name == "ours_session_reuse" else "false"
                     before = _counts(stack)
                     started = time.perf_counter()
                     response = http.post(url, json={"prompt": "What time is it in Tokyo?"})
@@ -144,14 +142,8 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         "machine": machine(),
         "model": "scripted (one get_time call, then text; ~0 model time)",
         "agents": agents,
-        "speedup_p50": {
-            name: round(agents["baseline"]["p50_ms"] / agents[name]["p50_ms"], 2)
-            for name in ("ours", "ours_session_reuse")
-        },
-        "speedup_p95": {
-            name: round(agents["baseline"]["p95_ms"] / agents[name]["p95_ms"], 2)
-            for name in ("ours", "ours_session_reuse")
-        },
+        "speedup_p50": round(agents["baseline"]["p50_ms"] / agents["ours"]["p50_ms"], 2),
+        "speedup_p95": round(agents["baseline"]["p95_ms"] / agents["ours"]["p95_ms"], 2),
     }
 
 

@@ -39,10 +39,9 @@ from typing import Any, Protocol, TypeVar
 from botocore.config import Config as BotocoreConfig
 from strands import Agent
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
-from strands.session import FileSessionManager, S3SessionManager
-from strands.session.session_manager import SessionManager
 
 from agentgw.agent import credentials, models
+from agentgw.agent.conversations import FileConversations, S3Conversations
 from agentgw.agent.settings import (
     MAX_BODY_BYTES,
     MAX_PROMPT_CHARS,
@@ -444,16 +443,16 @@ class AgentService:
         )
 
     @staticmethod
-    def _session_manager(settings: Settings, session_id: str) -> SessionManager:
+    def _session_manager(settings: Settings, session_id: str) -> FileConversations | S3Conversations:
         if settings.session_bucket:
-            return S3SessionManager(
+            return S3Conversations(
                 session_id=session_id,
                 bucket=settings.session_bucket,
                 prefix=settings.session_prefix,
                 region_name=os.environ.get("AWS_REGION"),
                 boto_client_config=S3_SESSION_CONFIG,
             )
-        return FileSessionManager(
+        return FileConversations(
             session_id=session_id, storage_dir=settings.session_dir or DEFAULT_SESSION_DIR
         )
 
@@ -609,18 +608,26 @@ class _Invocation:
         model, self.model_name = models.build_model(settings, selection)
         self.trace = ToolTrace(selection)
         self.phase = "loading the conversation"
+        conversation = AgentService._session_manager(settings, self._session_id)
         self._agent = Agent(
             model=model,
             tools=list(selection.tools),
             system_prompt=settings.system_prompt,
             callback_handler=None,  # the default prints every token to stdout (logs)
-            session_manager=AgentService._session_manager(settings, self._session_id),
+            session_manager=conversation,
             hooks=[self.trace],
             agent_id=AGENT_ID,
             name="agentgw",
         )
         self.phase = "the agent"
-        self._result = await self._agent.invoke_async(request.prompt, limits={"turns": settings.max_turns})
+        try:
+            self._result = await self._agent.invoke_async(
+                request.prompt, limits={"turns": settings.max_turns}
+            )
+        finally:
+            # Also when cancelled at the deadline: the turn so far is kept, as Strands would have.
+            self.phase = "saving the conversation"
+            conversation.flush()
 
 
 def _unwrap(exc: BaseException) -> BaseException:

@@ -1,0 +1,112 @@
+"""Conversation storage for the agent: Strands' file or S3 session manager, written once per request.
+
+Strands' repository session managers write through on every hook: each message as it is
+appended, and the agent record (read, then written) after each of them, i.e. about ten
+file writes or S3 requests for a request with one tool call. Here the writes of one
+invocation are held in memory and written at its end (`flush`), each record once with its
+final content, in the order Strands would have written them (session, agent, messages by
+index); reads see the held records. A request that dies before `flush` leaves the stored
+conversation as it was before the request, never half a turn.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strands.session import FileSessionManager, S3SessionManager
+from strands.session.repository_session_manager import RepositorySessionManager
+from strands.types.session import Session, SessionAgent, SessionMessage
+
+
+class _WriteBehind(RepositorySessionManager):
+    """A repository session manager whose writes wait for `flush` (mixed into file / S3)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Set before the base initialiser, which already reads (and may create) the session.
+        self._held_session: Session | None = None
+        # agent id -> (latest record, created in this invocation)
+        self._held_agents: dict[str, tuple[SessionAgent, bool]] = {}
+        # (agent id, message index) -> (latest record, created in this invocation)
+        self._held_messages: dict[tuple[str, int], tuple[SessionMessage, bool]] = {}
+        super().__init__(*args, **kwargs)
+
+    def create_session(self, session: Session, **kwargs: Any) -> Session:
+        self._held_session = session
+        return session
+
+    def read_session(self, session_id: str, **kwargs: Any) -> Session | None:
+        if self._held_session is not None and self._held_session.session_id == session_id:
+            return self._held_session
+        return super().read_session(session_id, **kwargs)
+
+    def create_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        self._held_agents[session_agent.agent_id] = (session_agent, True)
+
+    def read_agent(self, session_id: str, agent_id: str, **kwargs: Any) -> SessionAgent | None:
+        held = self._held_agents.get(agent_id)
+        return held[0] if held is not None else super().read_agent(session_id, agent_id, **kwargs)
+
+    def update_agent(self, session_id: str, session_agent: SessionAgent, **kwargs: Any) -> None:
+        held = self._held_agents.get(session_agent.agent_id)
+        self._held_agents[session_agent.agent_id] = (session_agent, held is not None and held[1])
+
+    def create_message(
+        self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any
+    ) -> None:
+        self._held_messages[(agent_id, session_message.message_id)] = (session_message, True)
+
+    def read_message(
+        self, session_id: str, agent_id: str, message_id: int, **kwargs: Any
+    ) -> SessionMessage | None:
+        held = self._held_messages.get((agent_id, message_id))
+        if held is not None:
+            return held[0]
+        return super().read_message(session_id, agent_id, message_id, **kwargs)
+
+    def update_message(
+        self, session_id: str, agent_id: str, session_message: SessionMessage, **kwargs: Any
+    ) -> None:
+        key = (agent_id, session_message.message_id)
+        held = self._held_messages.get(key)
+        self._held_messages[key] = (session_message, held is not None and held[1])
+
+    def list_messages(
+        self, session_id: str, agent_id: str, limit: int | None = None, offset: int = 0, **kwargs: Any
+    ) -> list[SessionMessage]:
+        held = {
+            index: record for (agent, index), (record, _) in self._held_messages.items() if agent == agent_id
+        }
+        if not held:
+            return super().list_messages(session_id, agent_id, limit, offset, **kwargs)
+        agent = self._held_agents.get(agent_id)
+        stored = (
+            [] if agent is not None and agent[1] else super().list_messages(session_id, agent_id, **kwargs)
+        )
+        merged = {message.message_id: message for message in stored} | held
+        ordered = [merged[index] for index in sorted(merged)]
+        return ordered[offset : offset + limit] if limit is not None else ordered[offset:]
+
+    def flush(self) -> None:
+        """Write what the invocation changed; each record once."""
+        session, agents, messages = self._held_session, self._held_agents, self._held_messages
+        self._held_session, self._held_agents, self._held_messages = None, {}, {}
+        if session is not None:
+            super().create_session(session)
+        for agent, created in agents.values():
+            if created:
+                super().create_agent(self.session_id, agent)
+            else:
+                super().update_agent(self.session_id, agent)
+        for (agent_id, _), (message, created) in sorted(messages.items(), key=lambda item: item[0]):
+            if created:
+                super().create_message(self.session_id, agent_id, message)
+            else:
+                super().update_message(self.session_id, agent_id, message)
+
+
+class FileConversations(_WriteBehind, FileSessionManager):
+    """Conversations as files (the local stack), written once per request."""
+
+
+class S3Conversations(_WriteBehind, S3SessionManager):
+    """Conversations in S3 (deployed), written once per request."""
