@@ -41,10 +41,7 @@ class Settings:
     search_threshold: int = 20  # more tools than this: search-first
     search_top_k: int = 5  # tools given to the model in search-first mode (the gateway returns ≤10)
     config_max_age_s: int = 300  # Powertools parameters cache for the SSM parameter and the secret
-    mcp_timeout_s: float = 10.0  # connect / per-request timeout of the gateway's MCP endpoint
-    # Keep the MCP session between invocations of a warm function (faster; its background
-    # thread then survives a Lambda freeze, which the default avoids).
-    reuse_mcp_session: bool = False
+    mcp_timeout_s: float = 10.0  # opening the MCP session (connect, initialize); reads: the deadline
     system_prompt: str = (
         "You answer questions using the tools you are given. Call a tool whenever it can answer the "
         "question; answer briefly and state tool results plainly. If no tool fits, say so."
@@ -97,7 +94,6 @@ ENV_NAMES: dict[str, str] = {
     "search_top_k": "AGENTGW_SEARCH_TOP_K",
     "config_max_age_s": "AGENTGW_CONFIG_MAX_AGE_SECONDS",
     "mcp_timeout_s": "AGENTGW_MCP_TIMEOUT_SECONDS",
-    "reuse_mcp_session": "AGENTGW_REUSE_MCP_SESSION",
     "system_prompt": "AGENTGW_SYSTEM_PROMPT",
 }
 
