@@ -59,7 +59,15 @@ def params_for(mode: str, overrides: list[str]) -> SearchParams:
     params = SearchParams()
     if mode == "dense":
         # Plain cosine ranking: the MiniLM baseline through the same code.
-        params = replace(params, lexical_weight=0.0, prf_depth=0, target_boost=0.0, split_queries=False)
+        params = replace(
+            params,
+            lexical_weight=0.0,
+            prf_depth=0,
+            target_boost=0.0,
+            split_queries=False,
+            name_weight=0.0,
+            query_adapter=False,
+        )
     types = {f.name: f.type for f in fields(SearchParams)}
     for item in overrides:
         key, _, value = item.partition("=")

@@ -17,9 +17,14 @@ Hybrid retrieval, all on CPU:
 6. No noise: when no tool reaches cosine ``min_best_similarity`` the query is about nothing indexed
    and only strong lexical matches (BM25 ≥ ``min_lexical`` of the query's attainable maximum) are
    returned; otherwise tools reaching cosine ``min_similarity`` or a strong lexical match.
+7. Learned parts: the query vectors used for ranking (not for the no-noise thresholds) pass through
+   a low-rank query adapter learned from labelled queries (``query_adapter.py``); and a second
+   stage re-scores the shortlist (the best ``max(10k, 100)``) adding ``name_weight`` × the z-scored
+   cosine between the query (or a clause) and the tool's name words alone (a third tool vector).
 
 The parameters' defaults were chosen on the dev third of a fixed split of the benchmark queries
-(bench/retrieval.py); reported numbers are on the other two thirds (docs/benchmarks.md).
+(bench/retrieval.py; the learned parts by bench/fit_retrieval.py); reported numbers are on the
+other two thirds (docs/benchmarks.md).
 
 Updates are incremental: upsert embeds only new or changed tools (outside the lock, so searches go on
 meanwhile) and appends rows; remove marks rows dead; dead rows are compacted away when they
@@ -40,6 +45,7 @@ import numpy as np
 
 from .bm25 import IncrementalBM25
 from .embedder import Embedder, MiniLMEmbedder
+from .query_adapter import QueryAdapter
 from .text import TARGET_SEPARATOR, lexical_tokens, name_words, split_query, tool_text
 
 SEARCH_TOOL_NAME: Final = "x_amz_bedrock_agentcore_search"
@@ -81,6 +87,11 @@ class SearchParams:
     min_lexical: float = 0.5
     bm25_k1: float = 1.2
     bm25_b: float = 0.75
+    # Second stage over the shortlist: + name_weight × z-score of the cosine to the tool's name words
+    # (fitted on the dev queries of both benchmark sets by bench/fit_retrieval.py).
+    name_weight: float = 0.4
+    # The learned query adapter (query_adapter.py), for the MiniLM embedder it was fitted on.
+    query_adapter: bool = True
 
 
 def is_search_tool(name: str) -> bool:
@@ -152,6 +163,13 @@ class ToolIndex:
         self._desc = np.zeros((0, dim), dtype=np.float32)
         # full + desc: the dense score is q·full + q·desc = q·(full + desc), one pass over memory.
         self._both = np.zeros((0, dim), dtype=np.float32)
+        self._name = np.zeros((0, dim), dtype=np.float32)  # the name's words alone
+        # The adapter was fitted on MiniLM vectors: other embedders (tests' toy ones) go without it.
+        self._adapter = (
+            QueryAdapter.load()
+            if self.params.query_adapter and isinstance(self._embedder, MiniLMEmbedder)
+            else None
+        )
         self._alive = np.zeros(0, dtype=bool)
         self._target_of = np.zeros(0, dtype=np.int64)
 
@@ -194,7 +212,7 @@ class ToolIndex:
             return
         batch = list(changed.values())
         # The slow part (the model) runs outside the lock: searches continue meanwhile.
-        full, desc = self._embed_tools(batch)
+        full, desc, name_vectors = self._embed_tools(batch)
         tokens = [self._lexical_tokens(tool) for tool in batch]
         with self._lock:
             self._drop([t["name"] for t in batch])
@@ -211,10 +229,11 @@ class ToolIndex:
                 self._alive[slot] = True
                 target = name.split(TARGET_SEPARATOR, 1)[0] if TARGET_SEPARATOR in name else name
                 self._target_of[slot] = self._targets.setdefault(target, len(self._targets))
-            if full is not None and desc is not None:
+            if full is not None and desc is not None and name_vectors is not None:
                 self._full[start : start + len(batch)] = full
                 self._desc[start : start + len(batch)] = desc
                 self._both[start : start + len(batch)] = full + desc
+                self._name[start : start + len(batch)] = name_vectors
             self._maybe_compact()
 
     def remove(self, names: Iterable[str]) -> None:
@@ -225,15 +244,19 @@ class ToolIndex:
             self._drop(list(names))
             self._maybe_compact()
 
-    def _embed_tools(self, tools: list[dict[str, Any]]) -> tuple[np.ndarray | None, np.ndarray | None]:
+    def _embed_tools(
+        self, tools: list[dict[str, Any]]
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.ndarray | None]:
         if self._embedder is None:
-            return None, None
+            return None, None, None
         full = self._embedder.encode([tool_text(t) for t in tools])
         # Description alone (the name's words when there is none).
         desc = self._embedder.encode(
             [(t.get("description") or "").strip() or name_words(t["name"]) for t in tools]
         )
-        return full, desc
+        # Name words alone ("house purchasing tool"): a few tokens each, cheap to embed.
+        names = self._embedder.encode([name_words(t["name"]) for t in tools])
+        return full, desc, names
 
     def _lexical_tokens(self, tool: Mapping[str, Any]) -> list[str]:
         # Name words repeated: a query naming the tool's action ("geocode") should weigh more than
@@ -263,6 +286,7 @@ class ToolIndex:
             return out
 
         self._full, self._desc, self._both = grown(self._full), grown(self._desc), grown(self._both)
+        self._name = grown(self._name)
         self._alive, self._target_of = grown(self._alive), grown(self._target_of)
 
     def _maybe_compact(self) -> None:
@@ -273,6 +297,7 @@ class ToolIndex:
         self._full = self._full[keep].copy()
         self._desc = self._desc[keep].copy()
         self._both = self._both[keep].copy()
+        self._name = self._name[keep].copy()
         self._target_of = self._target_of[keep].copy()
         self._alive = np.ones(len(keep), dtype=bool)
         self._tools = [self._tools[s] for s in keep]
@@ -302,6 +327,10 @@ class ToolIndex:
         q_vectors = (
             self._embedder.encode([query, *clauses]) if self._embedder is not None else None
         )  # the model call runs outside the lock
+        # Ranking uses the adapted vectors; the no-noise thresholds the model's own cosines.
+        raw_vectors = q_vectors
+        if q_vectors is not None and self._adapter is not None:
+            q_vectors = self._adapter(q_vectors)
         with self._lock:
             size = len(self._tools)
             if not self._slot_of:
@@ -332,14 +361,25 @@ class ToolIndex:
                 shortlist = np.argpartition(-fused, depth)[:depth] if len(fused) > depth else None
                 rows = alive if shortlist is None else alive[shortlist]
                 best_cos = np.full(len(alive), -1.0, dtype=np.float32)
+                assert raw_vectors is not None
                 best_cos[slice(None) if shortlist is None else shortlist] = np.maximum(
-                    q_vectors @ self._full[rows].T, q_vectors @ self._desc[rows].T
+                    raw_vectors @ self._full[rows].T, raw_vectors @ self._desc[rows].T
                 ).max(axis=0)
                 # A query whose best match is weak is about nothing here: only strong lexical hits.
                 if float(best_cos.max()) >= p.min_best_similarity:
                     useful = (best_cos >= p.min_similarity) | strong_lexical
                 else:
                     useful = strong_lexical
+                if p.name_weight > 0:
+                    # Second stage, shortlist only: how close the query (or a clause) is to the
+                    # tool's name words. Outside the shortlist nothing can reach the top k anyway.
+                    on = slice(None) if shortlist is None else shortlist
+                    name_cos = (q_vectors @ self._name[rows].T).max(axis=0)
+                    fused[on] += p.name_weight * _zscore(name_cos)
+                    if shortlist is not None:
+                        in_shortlist = np.zeros(len(alive), dtype=bool)
+                        in_shortlist[shortlist] = True
+                        useful = useful & in_shortlist
             if p.target_boost > 0:
                 targets = self._target_of[alive]
                 best_in_target = np.full(len(self._targets), -np.inf, dtype=np.float64)

@@ -84,8 +84,9 @@ def test_upsert_adds_a_target_without_reembedding_the_others(embedder: MiniLMEmb
         tool("calendar___list_events", "List upcoming calendar events.", days="How many days ahead"),
     ]
     index.upsert(calendar)
-    # Two texts per new tool (full text, description alone): nothing already indexed was re-embedded.
-    assert len(counting.texts) == 4
+    # Three texts per new tool (full text, description alone, name words): nothing already indexed
+    # was re-embedded.
+    assert len(counting.texts) == 6
     assert all("calendar" in t.lower() for t in counting.texts)
     assert len(index) == len(TOOLS) + 2
     assert names(index.search("schedule a meeting next Tuesday at 10am"))[0] == "calendar___create_event"
