@@ -1,0 +1,67 @@
+"""The scoring mechanics behind ToolIndex.search at scale: the float16 score matrix, one product per
+query vector. Checked against a float64 reference, so a fast path that mixes up columns, rows or
+precision fails here."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from agentgw_local.search import ToolIndex
+from agentgw_local.search.index import _scores
+
+
+def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
+    rows = np.random.default_rng(seed).standard_normal((n, dim)).astype(np.float32)
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+@pytest.mark.parametrize("n_queries", [1, 3, 7])
+def test_scores_match_a_float64_reference(n_queries: int) -> None:
+    both = _unit_rows(5_000, 384, 1) + _unit_rows(5_000, 384, 2)  # full + description, as indexed
+    queries = _unit_rows(n_queries, 384, 3)
+    got = _scores(queries, both.astype(np.float16))
+    expected = queries.astype(np.float64) @ both.astype(np.float64).T
+    assert got.shape == (n_queries, 5_000) and got.dtype == np.float32
+    # float16 storage: a few 1e-4 at most on cosine sums up to 2.
+    assert float(np.abs(got - expected).max()) < 1e-3
+    # Every query's own best rows, not another query's.
+    for i in range(n_queries):
+        assert set(np.argsort(-got[i])[:5]) == set(np.argsort(-expected[i])[:5])
+
+
+class _HashEmbedder:
+    """Deterministic pseudo-random unit vectors per text: wide score gaps, no model needed."""
+
+    dim = 64
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, text in enumerate(texts):
+            seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+            out[i] = np.random.default_rng(seed).standard_normal(self.dim)
+        return out / np.linalg.norm(out, axis=1, keepdims=True)
+
+
+def test_search_over_the_float16_matrix_ranks_as_float32_does(monkeypatch: pytest.MonkeyPatch) -> None:
+    index = ToolIndex(embedder=_HashEmbedder())
+    index.upsert(
+        [
+            {"name": f"t{i // 100}___tool_{i}", "description": f"does thing {i}", "inputSchema": {}}
+            for i in range(3_000)
+        ]
+    )
+    assert index._both.dtype == np.float16
+    queries = [f"does thing {i}" for i in range(0, 3_000, 97)] + ["look up the weather, then book a table"]
+    fast = [[t["name"] for t in index.search(q, 10)] for q in queries]
+    monkeypatch.setattr(index, "_both", index._both.astype(np.float32))
+    monkeypatch.setattr(
+        "agentgw_local.search.index._scores", lambda q, rows: q.astype(np.float64) @ rows.astype(np.float64).T
+    )
+    reference = [[t["name"] for t in index.search(q, 10)] for q in queries]
+    # Same tools, same best; near-ties (≤ 1e-4 apart) may swap places further down.
+    assert [set(r) for r in fast] == [set(r) for r in reference]
+    assert [r[0] for r in fast] == [r[0] for r in reference]
+    assert all(r[0] == f"t{i // 100}___tool_{i}" for r, i in zip(fast, range(0, 3_000, 97), strict=False))
