@@ -118,25 +118,29 @@ def _fingerprint(tool: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(tool, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _scores(queries: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """queries @ rows.T as float32, ``rows`` being the index's float16 score matrix.
+def _best_scores(queries: np.ndarray, rows: np.ndarray, alive: np.ndarray) -> np.ndarray:
+    """For each live row (``alive``: row numbers), its best score over the query vectors, float32.
 
-    float16 halves the bytes a scoring pass streams (at 10,000 tools memory is the cost, not
-    arithmetic): -1.6 ms CPU per query at 11,000 tools. Scores move by ≤ 1.2e-4 (cosine sums up to 2),
-    which changed 10 of 2,271 MetaTool dev top-10 sets and no R@10. Torch's float16 matrix-vector
-    product streams at memory speed; its float16 matmul with several columns is ~3x slower, hence one
-    product per query vector."""
+    ``rows`` is the index's float16 score matrix: float16 halves the bytes a scoring pass streams
+    (at 10,000 tools memory is the cost, not arithmetic; -1.6 ms CPU per query at 11,000 tools).
+    Scores move by ≤ 1.2e-4 (cosine sums up to 2): 10 of 2,271 MetaTool dev top-10 sets changed, no
+    R@10. Torch's float16 matrix-vector product streams at memory speed; its float16 matmul with
+    several columns is ~3x slower, hence one product per query vector, the maximum taken in place.
+    """
     try:
         import torch
     except ImportError:  # pragma: no cover - torch is a pinned dependency of the local extra
-        return queries.astype(np.float32) @ rows.T.astype(np.float32)
-    out = np.empty((len(queries), len(rows)), dtype=np.float32)
-    with torch.inference_mode():
-        matrix = torch.from_numpy(rows)
-        vectors = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(matrix.dtype)
-        for i in range(len(vectors)):
-            out[i] = torch.mv(matrix, vectors[i]).numpy()
-    return out
+        best = (queries.astype(np.float32) @ rows.T.astype(np.float32)).max(axis=0)
+    else:
+        with torch.inference_mode():
+            matrix = torch.from_numpy(rows)
+            vectors = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(matrix.dtype)
+            product = torch.mv(matrix, vectors[0])
+            for vector in vectors[1:]:
+                torch.maximum(product, torch.mv(matrix, vector), out=product)
+            best = product.float().numpy()
+    # Dead rows dropped after the product (no copy of the matrix per query); none is the usual case.
+    return best if len(alive) == len(rows) else best[alive]
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -355,13 +359,13 @@ class ToolIndex:
                 # Over all rows (dead ones dropped after): no copy of the matrices per query, and
                 # one pass over memory per scoring (memory bandwidth is the cost at 10,000 tools).
                 both = self._both[:size]
-                dense = _scores(q_vectors, both)[:, alive].max(axis=0)
+                dense = _best_scores(q_vectors, both, alive)
                 fused = _zscore(dense) + p.lexical_weight * _zscore(lexical)
                 if p.prf_depth > 0 and p.prf_weight > 0 and len(alive) > p.prf_depth:
                     top = np.argpartition(-fused, p.prf_depth)[: p.prf_depth]
                     moved = q_vectors[0] + p.prf_weight * self._full[alive[top]].mean(axis=0)
                     moved /= max(float(np.linalg.norm(moved)), 1e-9)
-                    again = _scores(moved[None, :], both)[0, alive]
+                    again = _best_scores(moved[None, :], both, alive)
                     if len(q_vectors) > 1:
                         again = np.maximum(again, dense)
                     fused = _zscore(again) + p.lexical_weight * _zscore(lexical)

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agentgw_local.search import ToolIndex
-from agentgw_local.search.index import _scores
+from agentgw_local.search.index import _best_scores
 
 
 def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
@@ -19,17 +19,19 @@ def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize("n_queries", [1, 3, 7])
-def test_scores_match_a_float64_reference(n_queries: int) -> None:
+def test_best_scores_match_a_float64_reference(n_queries: int) -> None:
     both = _unit_rows(5_000, 384, 1) + _unit_rows(5_000, 384, 2)  # full + description, as indexed
     queries = _unit_rows(n_queries, 384, 3)
-    got = _scores(queries, both.astype(np.float16))
-    expected = queries.astype(np.float64) @ both.astype(np.float64).T
-    assert got.shape == (n_queries, 5_000) and got.dtype == np.float32
+    expected = (queries.astype(np.float64) @ both.astype(np.float64).T).max(axis=0)
+    every = np.arange(5_000)
+    got = _best_scores(queries, both.astype(np.float16), every)
+    assert got.shape == (5_000,) and got.dtype == np.float32
     # float16 storage: a few 1e-4 at most on cosine sums up to 2.
     assert float(np.abs(got - expected).max()) < 1e-3
-    # Every query's own best rows, not another query's.
-    for i in range(n_queries):
-        assert set(np.argsort(-got[i])[:5]) == set(np.argsort(-expected[i])[:5])
+    assert set(np.argsort(-got)[:5]) == set(np.argsort(-expected)[:5])
+    # Dead rows left out, the live ones in order.
+    live = every[every % 3 != 0]
+    np.testing.assert_array_equal(_best_scores(queries, both.astype(np.float16), live), got[live])
 
 
 class _HashEmbedder:
@@ -53,15 +55,21 @@ def test_search_over_the_float16_matrix_ranks_as_float32_does(monkeypatch: pytes
             for i in range(3_000)
         ]
     )
-    assert index._both.dtype == np.float16
+    # Some rows dead (too few to compact): scored, then left out.
+    index.remove([f"t{i // 100}___tool_{i}" for i in range(1, 3_000, 15)])
+    assert index._both.dtype == np.float16 and len(index._tools) == 3_000 and len(index) == 2_800
     queries = [f"does thing {i}" for i in range(0, 3_000, 97)] + ["look up the weather, then book a table"]
     fast = [[t["name"] for t in index.search(q, 10)] for q in queries]
     monkeypatch.setattr(index, "_both", index._both.astype(np.float32))
     monkeypatch.setattr(
-        "agentgw_local.search.index._scores", lambda q, rows: q.astype(np.float64) @ rows.astype(np.float64).T
+        "agentgw_local.search.index._best_scores",
+        lambda q, rows, alive: (q.astype(np.float64) @ rows[alive].astype(np.float64).T).max(axis=0),
     )
     reference = [[t["name"] for t in index.search(q, 10)] for q in queries]
     # Same tools, same best; near-ties (≤ 1e-4 apart) may swap places further down.
     assert [set(r) for r in fast] == [set(r) for r in reference]
     assert [r[0] for r in fast] == [r[0] for r in reference]
-    assert all(r[0] == f"t{i // 100}___tool_{i}" for r, i in zip(fast, range(0, 3_000, 97), strict=False))
+    for ranked, i in zip(fast, range(0, 3_000, 97), strict=False):
+        assert (
+            ranked[0] == f"t{i // 100}___tool_{i}" if i % 15 != 1 else f"t{i // 100}___tool_{i}" not in ranked
+        )
