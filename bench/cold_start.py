@@ -32,9 +32,9 @@ the session save) except the language model. Reported: spawn to ready, spawn to 
 and the request alone, with and without `.pyc`.
 
 Sizes: the unzipped size of each function with its layers, from `sam build` (in a temporary
-copy of the project) when the SAM CLI is available, otherwise from `pip install` of the layer's
-requirements for manylinux/python3.13 into a temporary directory (the `method` field says
-which). Prints one JSON line.
+copy of the project) when the SAM CLI is available, otherwise from the layer's Makefile target
+run directly (the `method` field says which). The layer carries .pyc files for python3.13 when
+the build finds one (PYTHON313; see layers/agentgw/Makefile). Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -55,8 +55,9 @@ from typing import Any
 
 from bench.common import ROOT, emit, machine, percentile, quiet_stdout
 
-LAYER_PYTHON = ROOT / "layers" / "agentgw" / "python"
-LAYER_REQUIREMENTS = ROOT / "layers" / "agentgw" / "requirements.txt"
+LAYER_DIR = ROOT / "layers" / "agentgw"
+LAYER_PYTHON = LAYER_DIR / "python"
+LAYER_REQUIREMENTS = LAYER_DIR / "requirements.txt"
 AGENTS = {
     "ours": (ROOT / "functions" / "agent", "app"),
     "baseline": (ROOT / "bench", "baseline_agent"),
@@ -402,47 +403,33 @@ def _sam_version(sam: str) -> str:
 
 
 def sizes_with_pip() -> dict[str, Any]:
-    """The layer as its Makefile builds it (pip, manylinux wheels for python3.13), without SAM."""
-    requirements = ROOT / "layers" / "agentgw" / "requirements.txt"
+    """The layer as its Makefile builds it (pip, manylinux wheels for python3.13; pruned botocore;
+    .pyc when PYTHON313 is set or python3.13 is on PATH), without SAM."""
     with tempfile.TemporaryDirectory(prefix="agentgw-layer-") as tmp:
-        target = Path(tmp) / "python"
         subprocess.run(
             [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--quiet",
-                "--no-deps",
-                "--only-binary=:all:",
-                "--platform",
-                "manylinux2014_x86_64",
-                "--platform",
-                "manylinux_2_28_x86_64",
-                "--python-version",
-                "3.13",
-                "--implementation",
-                "cp",
-                "--no-compile",
-                "-r",
-                str(requirements),
-                "-t",
-                str(target),
+                "make",
+                "-C",
+                str(LAYER_DIR),
+                "build-AgentgwLayer",
+                f"ARTIFACTS_DIR={tmp}",
+                f"PYTHON={sys.executable}",
             ],
             check=True,
-            timeout=900,
+            timeout=1800,
+            stdout=sys.stderr,  # stdout carries the one JSON line
         )
-        shutil.copytree(
-            LAYER_PYTHON / "agentgw", target / "agentgw", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        target = Path(tmp) / "python"
         layer = _tree_bytes(target)
+        pycache = sum(_tree_bytes(p) for p in target.rglob("__pycache__"))
         functions = {
             path.parent.name: round((_tree_bytes(path.parent) + layer) / 1e6, 1)
             for path in (ROOT / "functions").glob("*/app.py")
         }
         return {
-            "method": "pip install --target (manylinux, python3.13), as the layer Makefile; not sam build",
+            "method": "make -C layers/agentgw build-AgentgwLayer (what sam build runs) + function code",
             "layers_mb": {"AgentgwLayer": round(layer / 1e6, 1)},
+            "layer_pycache_mb": round(pycache / 1e6, 1),
             "largest_in_layer": {"AgentgwLayer": _largest(target)},
             "functions": {name: {"with_layers_mb": mb} for name, mb in functions.items()},
             "max_function_with_layers_mb": max(functions.values()),
@@ -472,7 +459,9 @@ def main(argv: list[str] | None = None) -> None:
         if not args.no_first_request:
             result["first_request_ours"] = first_request(layer, max(3, args.runs // 2))
     if not args.no_sizes:
-        result["sizes"] = sizes_with_sam(args.sam) if args.sam and not args.no_sam else sizes_with_pip()
+        # sam build runs in a temporary copy of the project: a relative path must not follow it there.
+        sam = str(Path(shutil.which(args.sam) or args.sam).resolve()) if args.sam else None
+        result["sizes"] = sizes_with_sam(sam) if sam and not args.no_sam else sizes_with_pip()
     result["machine"] = machine()
     emit(result)
 
