@@ -12,8 +12,11 @@ Two agents: ours as deployed (one event loop per invocation: the MCP session ope
 inside it, the Strands agent on the same loop) and the baseline. Requests alternate between
 them, one at a time. Counts are taken on the server side
 (`EmulatedCognito.stats`, `LocalGateway.stats`) around each request: token requests,
-`tools/list` calls, MCP sessions opened (`initialize`), `tools/call`s. The first request of
-each agent (cold caches) is reported apart from the warm ones. Prints one JSON line.
+`tools/list` calls, MCP sessions opened (`initialize`) and closed (`DELETE`), `server/discover`
+probes, `tools/call`s. Besides wall-clock p50/p95, `cpu_ms_p50` is the process CPU time per
+request (everything runs in this process), which moves less with other load on the machine.
+The first request of each agent (cold caches) is reported apart from the warm ones. Prints one
+JSON line.
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
             "baseline": stack.base_url + "/baseline/prompt",
         }
         latencies: dict[str, list[float]] = {name: [] for name in urls}
+        # CPU of the whole process (client, local API, handler, gateway, tool Lambda) per request:
+        # less sensitive to other load on the machine than wall-clock time.
+        cpu_times: dict[str, list[float]] = {name: [] for name in urls}
         per_request: dict[str, list[dict[str, int]]] = {name: [] for name in urls}
         first: dict[str, dict[str, Any]] = {}
         with httpx.Client(timeout=60) as http:
@@ -108,9 +114,11 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                         support.Turn(text="It is late in Tokyo."),
                     )
                     before = _counts(stack)
+                    cpu_started = time.process_time()
                     started = time.perf_counter()
                     response = http.post(url, json={"prompt": "What time is it in Tokyo?"})
                     elapsed = time.perf_counter() - started
+                    cpu = time.process_time() - cpu_started
                     after = _counts(stack)
                     if response.status_code != 200 or "Tokyo" not in response.text:
                         raise RuntimeError(f"{name}: HTTP {response.status_code}: {response.text[:300]}")
@@ -119,6 +127,7 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                         first[name] = {"latency_ms": round(elapsed * 1000, 2), **delta}
                     elif i >= warmup:
                         latencies[name].append(elapsed)
+                        cpu_times[name].append(cpu)
                         per_request[name].append(delta)
     finally:
         stack.stop()
@@ -132,6 +141,7 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         n = len(per_request[name])
         agents[name] = {
             **summary_ms(latencies[name]),
+            "cpu_ms_p50": summary_ms(cpu_times[name])["p50_ms"],
             "requests": n,
             "per_warm_request": {k: round(totals[k] / n, 3) for k in COUNTED},
             "max_per_warm_request": {k: max(d[k] for d in per_request[name]) for k in COUNTED},
@@ -144,6 +154,7 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
         "agents": agents,
         "speedup_p50": round(agents["baseline"]["p50_ms"] / agents["ours"]["p50_ms"], 2),
         "speedup_p95": round(agents["baseline"]["p95_ms"] / agents["ours"]["p95_ms"], 2),
+        "cpu_ratio_p50": round(agents["baseline"]["cpu_ms_p50"] / agents["ours"]["cpu_ms_p50"], 2),
     }
 
 

@@ -1,7 +1,8 @@
 """The agent's deadline covers the whole invocation, not only the agent loop: a gateway that
 hangs while the MCP session opens (`initialize`), while listing tools (`tools/list`) or while
 searching (`tools/call` of the search tool) still gets a 504 JSON answer within the deadline,
-with the (empty) tool trace, and no MCP client thread or agent worker left running.
+with the (empty) tool trace, and nothing of the invocation left running. A gateway that hangs
+ending the session (`DELETE`) does not hold back an answer that is ready.
 
 The hanging gateway is a small HTTP server on loopback, published as the gateway URL of an
 otherwise real configuration (SSM parameter, Secrets Manager secret, Cognito client): it
@@ -25,6 +26,7 @@ from agentgw_local.stack import LocalStack
 from integration.agent_support import (
     IsolatedGateway,
     Script,
+    Turn,
     agent_uses,
     prompt,
     publish_gateway,
@@ -48,7 +50,8 @@ def _tool(name: str) -> dict[str, Any]:
 
 
 class HangingGateway:
-    """An MCP endpoint that answers until `hang_on` (a JSON-RPC method), then never answers."""
+    """An MCP endpoint that answers until `hang_on` (a JSON-RPC method, or `DELETE`: ending the
+    session), then never answers."""
 
     def __init__(self, hang_on: str) -> None:
         self.hang_on = hang_on
@@ -68,12 +71,7 @@ class HangingGateway:
                 method = body.get("method", "")
                 gateway.seen.append(method)
                 if method == gateway.hang_on:
-                    with gateway._lock:
-                        gateway.held += 1
-                    gateway.hanging.set()
-                    gateway.release.wait(120)
-                    with gateway._lock:
-                        gateway.held -= 1
+                    gateway.hold()
                     return
                 if "id" not in body:  # a notification (notifications/initialized)
                     self.send_response(202)
@@ -85,7 +83,8 @@ class HangingGateway:
                     error = {"code": -32601, "message": f"Method not found: {method}"}
                     self._json({"jsonrpc": "2.0", "id": body["id"], "error": error})
                     return
-                self._json({"jsonrpc": "2.0", "id": body["id"], "result": result})
+                session = [("Mcp-Session-Id", "hanging-session")] if method == "initialize" else []
+                self._json({"jsonrpc": "2.0", "id": body["id"], "result": result}, session)
 
             def do_GET(self) -> None:  # no server-initiated SSE stream
                 self.send_response(405)
@@ -93,13 +92,19 @@ class HangingGateway:
                 self.end_headers()
 
             def do_DELETE(self) -> None:
+                gateway.seen.append("DELETE")
+                if gateway.hang_on == "DELETE":
+                    gateway.hold()
+                    return
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 
-            def _json(self, payload: dict[str, Any]) -> None:
+            def _json(self, payload: dict[str, Any], headers: list[tuple[str, str]] | None = None) -> None:
                 data = json.dumps(payload).encode()
                 self.send_response(200)
+                for name, value in headers or []:
+                    self.send_header(name, value)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
@@ -108,6 +113,14 @@ class HangingGateway:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, name="hanging-gateway", daemon=True)
+
+    def hold(self) -> None:
+        with self._lock:
+            self.held += 1
+        self.hanging.set()
+        self.release.wait(120)
+        with self._lock:
+            self.held -= 1
 
     @property
     def url(self) -> str:
@@ -189,3 +202,21 @@ def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_run
     # Nothing left running: no thread is in agent, Strands or MCP code (even mid-initialize).
     assert threads_running_invocation_code() == []
     assert [t.name for t in threading.enumerate() if t.name in WORKER_THREADS] == []
+
+
+@pytest.mark.parametrize("hanging", ["DELETE"], indirect=True)
+def test_an_answer_does_not_wait_for_a_gateway_that_hangs_ending_the_session(
+    local_stack: LocalStack, hanging: HangingGateway, scripted: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AGENTGW_SEARCH_THRESHOLD", "100")  # no search: the model answers at once
+    scripted.play(Turn(text="All done."))
+    assert local_stack.info is not None and local_stack.info.api_url
+    # Within the deadline: an answer that waited for the hung DELETE (or was held until the
+    # deadline and its grace) would time out here instead.
+    response = prompt(local_stack.info.api_url, {"prompt": "hello"}, timeout=DEADLINE_S)
+
+    assert hanging.hanging.is_set(), hanging.seen  # the DELETE was sent and held
+    assert hanging.held == 1
+    assert response.status_code == 200, response.text
+    assert response.json()["answer"] == "All done."
+    assert threads_running_invocation_code() == []

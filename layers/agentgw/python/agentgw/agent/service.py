@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -564,9 +565,11 @@ class _Invocation:
 
     async def _main(self) -> None:
         settings = self._settings
+        loop = asyncio.get_running_loop()
+        closing = False
         try:
-            # The whole invocation, closing the session included, ends by deadline + grace.
-            async with asyncio.timeout(self._deadline + CANCEL_GRACE_S - time.monotonic()):
+            # Everything, closing the session included, ends by deadline + grace at the latest.
+            async with asyncio.timeout(self._deadline + CANCEL_GRACE_S - time.monotonic()) as bound:
                 remaining = max(0.05, self._deadline - time.monotonic())
                 async with open_gateway_session(
                     self._config.gateway_url,
@@ -578,8 +581,15 @@ class _Invocation:
                             await self._work(gateway)
                     except TimeoutError:
                         self._timed_out = True  # cancelled at the deadline; the session closes next
+                    finally:
+                        # Closing (`DELETE`) gets at most the grace: an answer that is ready
+                        # does not wait on a gateway that is slow to end the session.
+                        closing = True
+                        bound.reschedule(min(bound.when() or math.inf, loop.time() + CANCEL_GRACE_S))
         except TimeoutError:
-            self._timed_out = True
+            if not closing:
+                self._timed_out = True
+                return
             _log.warning("closing the MCP session did not finish within %.1f s", CANCEL_GRACE_S)
 
     async def _work(self, gateway: GatewaySession) -> None:
