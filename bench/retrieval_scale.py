@@ -6,7 +6,9 @@ The tool sets of DIR (shared/data/tool-retrieval: livemcpbench + metatool) are r
 varied names (``{target}r{n}___{tool}``) up to ``--tools``, upserted target by target, as the gateway
 does when targets appear. Then a new ``--target``-tool target is added (the incremental cost the issue
 bounds at 60 s) and queries from both sets are run one at a time. Prints one JSON line: build time,
-add-target time, remove-target time, per-query p50/p95 with everything indexed, and RSS.
+add-target time, remove-target time, per-query p50/p95 with everything indexed (wall clock, and the
+CPU time of the querying thread, which other processes on the machine hardly change), the CPU time
+of the same queries' embedding alone and of the rest, and RSS.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from agentgw_local.search import ToolIndex
+from agentgw_local.search.text import split_query
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval"
 
@@ -82,10 +85,11 @@ def main(argv: list[str] | None = None) -> int:
     rss_model = rss_mb()
 
     base = replicated(sets, args.tools)
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     for tools in base.values():
         index.upsert(tools)
     build_s = time.perf_counter() - t0
+    build_cpu_s = time.thread_time() - c0
     rss_built = rss_mb()
 
     pool = [t for tools in sets for t in tools]
@@ -93,19 +97,31 @@ def main(argv: list[str] | None = None) -> int:
         {**pool[i % len(pool)], "name": f"bigtarget___{pool[i % len(pool)]['name'].rpartition('___')[2]}_{i}"}
         for i in range(args.target)
     ]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.thread_time()
     index.upsert(new_target)
     add_target_s = time.perf_counter() - t0
+    add_target_cpu_s = time.thread_time() - c0
     indexed = len(index)
 
     per_set = max(args.queries // 2, 1)
     queries = [q for qs in query_sets for q in qs[:: max(len(qs) // per_set, 1)][:per_set]]
     latencies: list[float] = []
+    cpu: list[float] = []  # this thread's CPU time: what a query costs, whatever else runs
     for query in queries:
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.thread_time()
         index.search(query, 10)
+        cpu.append(1000 * (time.thread_time() - c0))
         latencies.append(1000 * (time.perf_counter() - t0))
     live_n = min(per_set, len(query_sets[0]))
+    # Where a query's time goes: the same queries' embedding alone (query + clauses, one call).
+    embed_cpu: list[float] = []
+    embedder = index._embedder
+    if embedder is not None:
+        for query in queries:
+            texts = [query.strip(), *(split_query(query.strip()) if index.params.split_queries else [])]
+            c0 = time.thread_time()
+            embedder.encode(texts)
+            embed_cpu.append(1000 * (time.thread_time() - c0))
 
     t0 = time.perf_counter()
     index.remove([t["name"] for t in new_target])
@@ -121,19 +137,28 @@ def main(argv: list[str] | None = None) -> int:
                 "model_load_s": round(model_load_s, 2),
                 "build_s": round(build_s, 1),
                 "build_tools_per_s": round(args.tools / build_s, 1),
+                "build_cpu_s": round(build_cpu_s, 1),
                 "add_target_tools": args.target,
                 "add_target_s": round(add_target_s, 1),
+                "add_target_cpu_s": round(add_target_cpu_s, 1),
                 "remove_target_s": round(remove_target_s, 3),
                 "queries": len(latencies),
                 "p50_ms": round(float(np.percentile(latencies, 50)), 2),
                 "p95_ms": round(float(np.percentile(latencies, 95)), 2),
                 "p50_ms_livemcpbench": round(float(np.percentile(latencies[:live_n], 50)), 2),
                 "p50_ms_metatool": round(float(np.percentile(latencies[live_n:], 50)), 2),
+                "cpu_p50_ms": round(float(np.percentile(cpu, 50)), 2),
+                "cpu_p95_ms": round(float(np.percentile(cpu, 95)), 2),
+                "embed_cpu_p50_ms": round(float(np.percentile(embed_cpu, 50)), 2) if embed_cpu else None,
+                "rest_cpu_p50_ms": (
+                    round(float(np.percentile(np.subtract(cpu, embed_cpu), 50)), 2) if embed_cpu else None
+                ),
                 "rss_mb_start": round(rss_start),
                 "rss_mb_model": round(rss_model),
                 "rss_mb_indexed": round(rss_built),
                 "rss_mb_peak": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
                 "loadavg_at_end": load,
+                "loadavg_1m_at_end": float(load[0]),
             }
         ),
         file=sys.stdout,
