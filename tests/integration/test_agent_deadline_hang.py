@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+import httpx
 import pytest
 
 from agentgw.agent.tool_loading import SEARCH_TOOL_NAME
@@ -39,6 +40,7 @@ __all__ = ["scripted"]  # the fixture, imported for pytest
 
 DEADLINE_S = 4
 WORKER_THREADS = ("agentgw-agent", "agentgw-credentials")
+SLOW_TOKEN_DEADLINE_S = 1
 
 
 def _tool(name: str) -> dict[str, Any]:
@@ -220,3 +222,63 @@ def test_an_answer_does_not_wait_for_a_gateway_that_hangs_ending_the_session(
     assert response.status_code == 200, response.text
     assert response.json()["answer"] == "All done."
     assert threads_running_invocation_code() == []
+
+
+def test_a_slow_token_endpoint_gets_a_504_and_the_invocation_goes_no_further(
+    local_stack: LocalStack, real_gateway: IsolatedGateway, scripted: Script, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The token request cannot be interrupted: the answer comes at the deadline, and when the
+    token arrives later, the abandoned invocation opens no MCP session and asks no model."""
+    real_token_url = real_gateway.config.token_url
+    answered = threading.Event()
+
+    class SlowTokenEndpoint(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:  # the real Cognito answer, two deadlines late
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            threading.Event().wait(2 * SLOW_TOKEN_DEADLINE_S)
+            real = httpx.post(
+                real_token_url, content=body, headers={"Content-Type": self.headers["Content-Type"]}
+            )
+            self.send_response(real.status_code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(real.content)))
+            self.end_headers()
+            self.wfile.write(real.content)
+            answered.set()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), SlowTokenEndpoint)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name="slow-token-endpoint", daemon=True)
+    thread.start()
+    try:
+        token_url = f"http://127.0.0.1:{server.server_address[1]}/oauth2/token"
+        config = dataclasses.replace(real_gateway.config, token_url=token_url)
+        name = f"{real_gateway.parameter_name}/token-slow"
+        local_stack.aws.client("ssm").put_parameter(
+            Name=name, Value=config.to_json(), Type="String", Overwrite=True
+        )
+        monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", str(SLOW_TOKEN_DEADLINE_S))
+        assert local_stack.gateway is not None and local_stack.info is not None and local_stack.info.api_url
+        opened = local_stack.gateway.stats["sessions_opened"]
+        with agent_uses(monkeypatch, dataclasses.replace(real_gateway, parameter_name=name, config=config)):
+            response = prompt(
+                local_stack.info.api_url, {"prompt": "What time is it?"}, timeout=DEADLINE_S + 12
+            )
+            assert response.status_code == 504, response.text
+            assert "reading the gateway configuration and token did not finish" in response.json()["message"]
+            assert not answered.is_set()  # the 504 did not wait for the token
+            assert answered.wait(30)
+            # The worker got its token after the answer: it ends there.
+            workers = [t for t in threading.enumerate() if t.name in WORKER_THREADS]
+            for worker in workers:
+                worker.join(15)
+            assert [t.name for t in workers if t.is_alive()] == []
+        assert local_stack.gateway.stats["sessions_opened"] == opened
+        assert scripted.seen == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(10)

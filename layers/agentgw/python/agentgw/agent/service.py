@@ -35,7 +35,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from botocore.config import Config as BotocoreConfig
 from strands import Agent
@@ -58,7 +58,7 @@ from agentgw.agent.tool_loading import (
     open_gateway_session,
     select_tools,
 )
-from agentgw.config import ConfigError
+from agentgw.config import ConfigError, GatewayConfig
 from agentgw.oauth import TokenError
 
 ALLOWED_FIELDS = ("prompt", "session_id")
@@ -75,8 +75,6 @@ DEFAULT_SESSION_DIR = "/tmp/agentgw-sessions"
 S3_SESSION_CONFIG = BotocoreConfig(
     connect_timeout=2, read_timeout=5, retries={"total_max_attempts": 2, "mode": "standard"}
 )
-
-T = TypeVar("T")
 
 _log = logging.getLogger(__name__)
 
@@ -296,14 +294,15 @@ class AgentService:
     ) -> Reply:
         deadline = started + budget_s
 
-        def authenticate() -> tuple[Any, credentials.GatewayBearerAuth]:
+        def authenticate() -> tuple[GatewayConfig, credentials.GatewayBearerAuth]:
             config = credentials.gateway_config(settings.config_parameter, settings.config_max_age_s)
             auth = credentials.GatewayBearerAuth(credentials.token_cache(config, settings.config_max_age_s))
             auth.prime()
             return config, auth
 
+        run = _Invocation(self, request, session_id, settings, authenticate, deadline, request_id)
         try:
-            config, auth = _until(deadline, "agentgw-credentials", authenticate)
+            run.start()
         except _PastDeadline:
             self._log.error("gateway credentials not read within the %g s deadline", budget_s)
             return self._deadline_reply(
@@ -326,16 +325,6 @@ class AgentService:
                 f"could not read the gateway configuration ({type(exc).__name__})",
                 request_id,
             )
-
-        if deadline - time.monotonic() <= 0:
-            return self._deadline_reply(
-                budget_s,
-                "no time left to open the MCP session",
-                request_id,
-                session_id=session_id,
-                model=settings.provider,
-            )
-        run = _Invocation(self, request, session_id, settings, config, auth, deadline, request_id)
         outcome = run.outcome()
         trace = run.trace
         model_name = run.model_name
@@ -471,43 +460,21 @@ class Outcome:
 
 
 class _PastDeadline(Exception):
-    """The work did not finish before the deadline."""
-
-
-def _until(deadline: float, name: str, work: Callable[[], T]) -> T:
-    """`work()` in a worker thread, waited for until `deadline`; its errors are re-raised here.
-
-    Used for blocking calls that cannot be cancelled (SSM, Secrets Manager, the token endpoint):
-    past the deadline the caller answers anyway, and the worker ends at its clients' own short
-    timeouts (whatever it fetched still fills the caches for the next request).
-    """
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["result"] = work()
-        except BaseException as exc:
-            box["error"] = exc
-
-    worker = threading.Thread(target=run, name=name, daemon=True)
-    worker.start()
-    worker.join(max(0.0, deadline - time.monotonic()))
-    if worker.is_alive():
-        raise _PastDeadline(name)
-    if "error" in box:
-        raise box["error"]
-    return box["result"]
+    """Reading the gateway configuration, secret and token did not finish before the deadline."""
 
 
 class _Invocation:
-    """One invocation's MCP session and agent run, on an event loop of its own.
+    """One invocation's credentials, MCP session and agent run, in one worker thread.
 
-    Everything asynchronous in the invocation runs as one task on one loop (`asyncio.run` in a
-    worker thread): the MCP session with the gateway (opened and closed here), the tool list and
-    the search, the Strands agent loop (`invoke_async`) and its tool calls. The deadline cancels
-    that task; the session is then closed within `CANCEL_GRACE_S`, and `asyncio.run` ends the
-    loop, so nothing of the invocation is left running. The worker is waited for until the
-    deadline plus that grace, in case blocking work (a session save to S3) holds the loop.
+    The worker first reads the gateway configuration, secret and token (blocking calls that
+    cannot be cancelled: `start` waits for them until the deadline only; their clients have
+    short timeouts of their own, and whatever they fetch still fills the caches). Then
+    everything asynchronous runs as one task on one loop (`asyncio.run`): the MCP session with
+    the gateway (opened and closed here), the tool list and the search, the Strands agent loop
+    (`invoke_async`) and its tool calls. The deadline cancels that task; the session is then
+    closed within `CANCEL_GRACE_S`, and `asyncio.run` ends the loop, so nothing of the
+    invocation is left running. `outcome` waits for the worker until the deadline plus that
+    grace, in case blocking work (a session save to S3) holds the loop.
     """
 
     def __init__(
@@ -516,8 +483,7 @@ class _Invocation:
         request: PromptRequest,
         session_id: str,
         settings: Settings,
-        config: Any,
-        auth: credentials.GatewayBearerAuth,
+        authenticate: Callable[[], tuple[GatewayConfig, credentials.GatewayBearerAuth]],
         deadline: float,
         request_id: str,
     ) -> None:
@@ -525,8 +491,7 @@ class _Invocation:
         self._request = request
         self._session_id = session_id
         self._settings = settings
-        self._config = config
-        self._auth = auth
+        self._authenticate = authenticate
         self._deadline = deadline
         self._request_id = request_id
         self.trace: ToolTrace | None = None
@@ -535,20 +500,40 @@ class _Invocation:
         self._agent: Agent | None = None
         self._result: Any = None
         self._timed_out = False
+        self._error: BaseException | None = None
+        self._authenticated = threading.Event()
+        self._credentials: tuple[GatewayConfig, credentials.GatewayBearerAuth] | None = None
+        self._credentials_error: BaseException | None = None
+        self._worker = threading.Thread(target=self._run, name="agentgw-agent", daemon=True)
+
+    def start(self) -> None:
+        """Start the worker; return once it has the credentials, raise if it failed or is late."""
+        self._worker.start()
+        if not self._authenticated.wait(max(0.0, self._deadline - time.monotonic())):
+            raise _PastDeadline("agentgw-credentials")
+        if self._credentials_error is not None:
+            raise self._credentials_error
+
+    def _run(self) -> None:
+        try:
+            self._credentials = self._authenticate()
+        except BaseException as exc:
+            self._credentials_error = exc
+        self._authenticated.set()
+        if self._credentials_error is not None:
+            return
+        if time.monotonic() >= self._deadline:
+            # Late credentials (the caller has answered already) or no time left: go no further.
+            self._timed_out = True
+            return
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:
+            self._error = exc
 
     def outcome(self) -> Outcome:
-        box: dict[str, BaseException] = {}
-
-        def run() -> None:
-            try:
-                asyncio.run(self._main())
-            except BaseException as exc:
-                box["error"] = exc
-
-        worker = threading.Thread(target=run, name="agentgw-agent", daemon=True)
-        worker.start()
-        worker.join(max(0.0, self._deadline - time.monotonic()) + CANCEL_GRACE_S)
-        if worker.is_alive():
+        self._worker.join(max(0.0, self._deadline - time.monotonic()) + CANCEL_GRACE_S)
+        if self._worker.is_alive():
             _log.warning("the invocation did not stop within %.1f s of its deadline", CANCEL_GRACE_S)
             self._timed_out = True
         accumulated = self._agent.event_loop_metrics.accumulated_usage if self._agent is not None else {}
@@ -556,7 +541,7 @@ class _Invocation:
             "input_tokens": int(accumulated.get("inputTokens", 0)),
             "output_tokens": int(accumulated.get("outputTokens", 0)),
         }
-        error = _unwrap(box["error"]) if "error" in box else None
+        error = _unwrap(self._error) if self._error is not None else None
         if isinstance(error, GatewayTimeout) or (error is not None and not self._timed_out):
             return Outcome("", usage, False, error)
         if self._timed_out or (self._result is not None and self._result.stop_reason == "cancelled"):
@@ -565,6 +550,8 @@ class _Invocation:
 
     async def _main(self) -> None:
         settings = self._settings
+        assert self._credentials is not None
+        config, auth = self._credentials
         loop = asyncio.get_running_loop()
         closing = False
         try:
@@ -572,13 +559,13 @@ class _Invocation:
             async with asyncio.timeout(self._deadline + CANCEL_GRACE_S - time.monotonic()) as bound:
                 remaining = max(0.05, self._deadline - time.monotonic())
                 async with open_gateway_session(
-                    self._config.gateway_url,
-                    self._auth,
+                    config.gateway_url,
+                    auth,
                     startup_timeout_s=min(settings.mcp_timeout_s, remaining),
                 ) as gateway:
                     try:
                         async with asyncio.timeout(self._deadline - time.monotonic()):
-                            await self._work(gateway)
+                            await self._work(gateway, config)
                     except TimeoutError:
                         self._timed_out = True  # cancelled at the deadline; the session closes next
                     finally:
@@ -592,13 +579,13 @@ class _Invocation:
                 return
             _log.warning("closing the MCP session did not finish within %.1f s", CANCEL_GRACE_S)
 
-    async def _work(self, gateway: GatewaySession) -> None:
+    async def _work(self, gateway: GatewaySession, config: GatewayConfig) -> None:
         settings, request = self._settings, self._request
         self.phase = "listing or searching the gateway's tools"
         selection = await select_tools(
             gateway,
             request.prompt,
-            cache_key=self._config.gateway_url,
+            cache_key=config.gateway_url,
             ttl_s=settings.tool_list_ttl_s,
             threshold=settings.search_threshold,
             top_k=settings.search_top_k,
