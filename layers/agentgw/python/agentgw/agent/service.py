@@ -621,10 +621,15 @@ class _Invocation:
             self._result = await self._agent.invoke_async(
                 request.prompt, limits={"turns": settings.max_turns}
             )
-        finally:
-            # Also when cancelled at the deadline: the turn so far is kept, as Strands would have.
-            self.phase = "saving the conversation"
-            conversation.flush()
+        except BaseException:
+            # Cancelled at the deadline or failed: keep the turn so far, as Strands would have;
+            # the answer reports the original error, not a failed save.
+            try:
+                conversation.flush()
+            except Exception as exc:
+                _log.warning("could not save the conversation: %s", redact(f"{type(exc).__name__}: {exc}"))
+            raise
+        conversation.flush()
 
 
 def _unwrap(exc: BaseException) -> BaseException:
