@@ -83,3 +83,22 @@ def test_packed_and_padded_paths_give_the_same_vectors(
     alone = np.vstack([embedder.encode([s]) for s in short])
     np.testing.assert_allclose((packed * alone).sum(axis=1), 1.0, atol=1e-3)
     assert float(packed[0] @ packed[1]) < 0.9
+
+
+def test_concurrent_encodes_share_the_weights_safely(embedder: MiniLMEmbedder) -> None:
+    """The gateway embeds a new target's tools in a worker thread while searches embed queries:
+    both paths (padded batch, packed query) read the same prepacked weights at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    batch = [f"tool {i}: " + "does something useful with files " * (i % 7 + 1) for i in range(40)]
+    queries = [[f"query {i} about files", f"then mail result {i} to someone"] for i in range(20)]
+    expected_batch = embedder.encode(batch)
+    expected_queries = [embedder.encode(q) for q in queries]
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        batch_future = pool.submit(embedder.encode, batch)
+        query_futures = [pool.submit(embedder.encode, q) for q in queries]
+        got_batch = batch_future.result()
+        got_queries = [f.result() for f in query_futures]
+    np.testing.assert_allclose((got_batch * expected_batch).sum(axis=1), 1.0, atol=1e-4)
+    for got, expected in zip(got_queries, expected_queries, strict=True):
+        np.testing.assert_allclose((got * expected).sum(axis=1), 1.0, atol=1e-4)
