@@ -33,12 +33,12 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx2  # the mcp SDK's HTTP client (imported by `mcp` anyway)
 import mcp.types
 from mcp import ClientSession, MCPError
 from strands.types.tools import AgentTool, ToolGenerator, ToolResult, ToolResultContent, ToolSpec, ToolUse
 
 if TYPE_CHECKING:
-    import httpx2
     from jsonschema.protocols import Validator
 
 SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
@@ -138,25 +138,19 @@ class _Auth(Protocol):
     def auth_flow(self, request: Any) -> Generator[Any, Any, None]: ...
 
 
-@functools.cache
-def _bearer_auth_class() -> type[httpx2.Auth]:
-    import httpx2
+class _BearerAuth(httpx2.Auth):
+    """The invocation's auth flow, driven natively by httpx2.
 
-    class BearerAuth(httpx2.Auth):
-        """The invocation's auth flow, driven natively by httpx2.
+    `GatewayBearerAuth.auth_flow` only sets the Authorization header and reads the status code,
+    which httpx2's request and response objects have too; no per-request translation between
+    the httpx and httpx2 models is needed.
+    """
 
-        `GatewayBearerAuth.auth_flow` only sets the Authorization header and reads the status
-        code, which httpx2's request and response objects have too; no per-request translation
-        between the httpx and httpx2 models is needed.
-        """
+    def __init__(self, auth: _Auth) -> None:
+        self._auth = auth
 
-        def __init__(self, auth: _Auth) -> None:
-            self._auth = auth
-
-        def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
-            return self._auth.auth_flow(request)
-
-    return BearerAuth
+    def auth_flow(self, request: httpx2.Request) -> Generator[httpx2.Request, httpx2.Response, None]:
+        return self._auth.auth_flow(request)
 
 
 class GatewaySession:
@@ -230,12 +224,11 @@ async def open_gateway_session(
     versions, so the session is opened with `initialize` directly (the SDK's automatic mode
     would first probe the 2026 `server/discover`: one wasted round trip per invocation).
     """
-    import httpx2
     from mcp.client.streamable_http import streamable_http_client
 
     async with (
         httpx2.AsyncClient(
-            auth=_bearer_auth_class()(auth),
+            auth=_BearerAuth(auth),
             verify=_tls_context(),
             follow_redirects=True,
             # Reads are bounded by the invocation's deadline (a tool may take most of it).
