@@ -301,6 +301,16 @@ def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     assert threads_running_invocation_code() == []
     assert stats["sessions_closed"] == closed + 1  # the cancelled invocation still closed its session
 
+    # The session's next request works: the stopped turn was kept and closed (Bedrock rejects
+    # two user messages in a row), so the roles the model sees still alternate.
+    with agent_uses(monkeypatch, gateway):
+        scripted.play(Turn(text="It is noon in Tokyo."))
+        again = prompt(api(local_stack), {"prompt": "And now?", "session_id": "deadline-1"})
+    assert again.status_code == 200, again.text
+    roles = [m["role"] for m in scripted.seen[0].messages]
+    assert roles == ["user", "assistant", "user", "assistant", "user"], roles
+    assert "without an answer" in scripted.seen[0].messages[3]["content"][0]["text"]
+
 
 def test_each_invocation_opens_and_closes_one_session_and_lists_nothing_when_warm(
     local_stack: LocalStack,

@@ -3,6 +3,7 @@ record is written once at it, and what is stored reloads as the same conversatio
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -87,3 +88,100 @@ def test_reads_see_held_records(tmp_path: Path) -> None:
     conversation.flush()
     stored = FileSessionManager(session_id="s-1", storage_dir=str(tmp_path))
     assert [m.message_id for m in stored.list_messages("s-1", "agentgw")] == [0, 1]
+
+
+class _FailingModel(ScriptedModel):
+    """Replays the script, then fails the model call after it (throttled, 5xx, ...)."""
+
+    async def stream(
+        self, messages: Any, tool_specs: Any = None, system_prompt: Any = None, **kw: Any
+    ) -> Any:
+        if not self.script.turns:
+            raise RuntimeError("model unavailable")
+        async for event in super().stream(messages, tool_specs, system_prompt, **kw):
+            yield event
+
+
+def _roles_alternate(messages: list[dict[str, Any]]) -> bool:
+    roles = [m["role"] for m in messages]
+    return roles[0] == "user" and all(a != b for a, b in itertools.pairwise(roles))
+
+
+def _next_turn_sees(storage: Path) -> list[dict[str, Any]]:
+    script = Script()
+    script.play(Turn(text="fine"))
+    _, conversation = _ask(storage, script, "Try again?")
+    conversation.flush()
+    return script.seen[0].messages
+
+
+@pytest.mark.parametrize("turns", [[], [Turn(tool_uses=[("get_time", {"timezone": "UTC"})])]])
+def test_a_failed_turn_is_closed_so_the_next_turn_alternates_roles(tmp_path: Path, turns: list[Turn]) -> None:
+    # Bedrock's Converse rejects two user messages in a row: a stored turn that ends with the
+    # prompt or a tool result would make every later request of the session fail.
+    script = Script()
+    script.play(*turns)
+    conversation = FileConversations(session_id="s-1", storage_dir=str(tmp_path))
+    agent = Agent(
+        model=_FailingModel(script),
+        tools=[_tool()],
+        callback_handler=None,
+        session_manager=conversation,
+        agent_id="agentgw",
+    )
+    with pytest.raises(Exception, match="model unavailable"):  # wrapped after the first cycle
+        agent("What time is it?")
+    conversation.close_interrupted_turn(agent, "the agent failed (RuntimeError)")
+    conversation.flush()
+
+    seen = _next_turn_sees(tmp_path)
+    assert _roles_alternate(seen), [m["role"] for m in seen]
+    assert seen[0]["content"][0]["text"] == "What time is it?"  # the prompt is kept
+    assert "without an answer" in seen[-2]["content"][0]["text"]
+
+
+def test_a_turn_cancelled_in_a_tool_call_is_closed_with_an_error_result(tmp_path: Path) -> None:
+    import asyncio
+
+    from strands import tool
+
+    @tool
+    async def get_time(timezone: str) -> str:
+        """The time in a timezone."""
+        await asyncio.sleep(60)
+        return "never"
+
+    script = Script()
+    script.play(Turn(tool_uses=[("get_time", {"timezone": "UTC"})]))
+    conversation = FileConversations(session_id="s-1", storage_dir=str(tmp_path))
+    agent = Agent(
+        model=ScriptedModel(script),
+        tools=[get_time],
+        callback_handler=None,
+        session_manager=conversation,
+        agent_id="agentgw",
+    )
+
+    async def until_deadline() -> None:
+        with pytest.raises(TimeoutError):
+            async with asyncio.timeout(0.5):
+                await agent.invoke_async("What time is it?")
+
+    asyncio.run(until_deadline())
+    assert "toolUse" in agent.messages[-1]["content"][0]  # stopped waiting for the tool
+    conversation.close_interrupted_turn(agent, "the deadline passed")
+    conversation.flush()
+
+    seen = _next_turn_sees(tmp_path)
+    assert _roles_alternate(seen), [m["role"] for m in seen]
+    result = seen[2]["content"][0]["toolResult"]
+    assert result["status"] == "error"
+
+
+def test_closing_a_finished_turn_changes_nothing(tmp_path: Path) -> None:
+    script = Script()
+    script.play(Turn(text="It is noon."))
+    agent, conversation = _ask(tmp_path, script, "What time is it?")
+    before = list(agent.messages)
+    conversation.close_interrupted_turn(agent, "unused")
+    assert agent.messages == before

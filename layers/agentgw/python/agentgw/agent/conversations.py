@@ -6,15 +6,19 @@ file writes or S3 requests for a request with one tool call. Here the writes of 
 invocation are held in memory and written at its end (`flush`), each record once with its
 final content, in the order Strands would have written them (session, agent, messages by
 index); reads see the held records. A request that dies before `flush` leaves the stored
-conversation as it was before the request, never half a turn.
+conversation as it was before the request, never half a turn. A turn the agent could not
+finish (deadline, model or tool error, turn limit) is closed before it is written
+(`close_interrupted_turn`), so that the next request of the session still works.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from strands import Agent
 from strands.session import FileSessionManager, S3SessionManager
 from strands.session.repository_session_manager import RepositorySessionManager
+from strands.types.content import ContentBlock, Message
 from strands.types.session import Session, SessionAgent, SessionMessage
 
 
@@ -85,6 +89,34 @@ class _WriteBehind(RepositorySessionManager):
         merged = {message.message_id: message for message in stored} | held
         ordered = [merged[index] for index in sorted(merged)]
         return ordered[offset : offset + limit] if limit is not None else ordered[offset:]
+
+    def close_interrupted_turn(self, agent: Agent, reason: str) -> None:
+        """End a turn left without a final answer so that the conversation stays valid.
+
+        Bedrock's Converse rejects two user messages in a row, and Strands answers a trailing tool
+        use with a tool result and then the next prompt: a turn stored as it stopped (the prompt,
+        or a tool use or result last) would make every later request of the session fail. Kept:
+        the prompt and the tool results so far; added: an error result for each tool use that got
+        none, and an assistant message saying the turn ended without an answer, and why.
+        """
+        if not agent.messages:
+            return
+        last = agent.messages[-1]
+        if last["role"] == "assistant":
+            pending = [block["toolUse"]["toolUseId"] for block in last["content"] if "toolUse" in block]
+            if not pending:
+                return  # a finished turn
+            results: list[ContentBlock] = [
+                {"toolResult": {"toolUseId": use_id, "status": "error", "content": [{"text": reason}]}}
+                for use_id in pending
+            ]
+            self._close_with(agent, {"role": "user", "content": results})
+        note: ContentBlock = {"text": f"(This turn ended without an answer: {reason}.)"}
+        self._close_with(agent, {"role": "assistant", "content": [note]})
+
+    def _close_with(self, agent: Agent, message: Message) -> None:
+        agent.messages.append(message)
+        self.append_message(message, agent)
 
     def flush(self) -> None:
         """Write what the invocation changed; each record once."""

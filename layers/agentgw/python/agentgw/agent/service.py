@@ -606,7 +606,7 @@ class _Invocation:
         self.trace = ToolTrace(selection)
         self.phase = "loading the conversation"
         conversation = AgentService._session_manager(settings, self._session_id)
-        self._agent = Agent(
+        self._agent = agent = Agent(
             model=model,
             tools=list(selection.tools),
             system_prompt=settings.system_prompt,
@@ -618,17 +618,25 @@ class _Invocation:
         )
         self.phase = "the agent"
         try:
-            self._result = await self._agent.invoke_async(
-                request.prompt, limits={"turns": settings.max_turns}
-            )
-        except BaseException:
-            # Cancelled at the deadline or failed: keep the turn so far, as Strands would have;
-            # the answer reports the original error, not a failed save.
+            self._result = await agent.invoke_async(request.prompt, limits={"turns": settings.max_turns})
+        except BaseException as failure:
+            # Cancelled at the deadline or failed: keep the turn so far, closed so that the
+            # session's next request still works; the answer reports the original error, not a
+            # failed save.
+            cancelled = isinstance(failure, asyncio.CancelledError)
             try:
+                conversation.close_interrupted_turn(
+                    agent,
+                    "the request's deadline passed"
+                    if cancelled
+                    else f"the agent failed ({type(failure).__name__})",
+                )
                 conversation.flush()
             except Exception as exc:
                 _log.warning("could not save the conversation: %s", redact(f"{type(exc).__name__}: {exc}"))
             raise
+        # A turn limit stops the loop before the final answer, possibly right after a tool result.
+        conversation.close_interrupted_turn(agent, f"stopped: {self._result.stop_reason}")
         conversation.flush()
 
 
