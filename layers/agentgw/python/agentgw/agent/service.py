@@ -357,17 +357,7 @@ class AgentService:
                     model=model_name,
                 )
             exc = outcome.error or RuntimeError("the invocation ended without an answer")
-            # No traceback: provider errors may quote credentials; the redacted message says what failed.
-            self._log.error("agent failed: %s", redact(f"{type(exc).__name__}: {exc}"))
-            return error_reply(
-                502,
-                "agent_failed",
-                f"the agent failed: {type(exc).__name__}: {str(exc)[:300]}",
-                request_id,
-                session_id=session_id,
-                model=model_name,
-                tool_calls=[],
-            )
+            return self._agent_failed(exc, request_id, session_id=session_id, model=model_name, tool_calls=[])
 
         tool_calls = trace.snapshot()
         usage = outcome.usage
@@ -376,15 +366,8 @@ class AgentService:
         self._metric("PromptInputTokens", usage["input_tokens"])
         self._metric("PromptOutputTokens", usage["output_tokens"])
         if outcome.error is not None:
-            self._log.error("agent failed: %s", redact(f"{type(outcome.error).__name__}: {outcome.error}"))
-            return error_reply(
-                502,
-                "agent_failed",
-                f"the agent failed: {type(outcome.error).__name__}: {str(outcome.error)[:300]}",
-                request_id,
-                session_id=session_id,
-                model=model_name,
-                tool_calls=tool_calls,
+            return self._agent_failed(
+                outcome.error, request_id, session_id=session_id, model=model_name, tool_calls=tool_calls
             )
         if outcome.timed_out:
             self._metric("PromptDeadlineExceeded", 1)
@@ -407,6 +390,28 @@ class AgentService:
                 "usage": usage,
                 "request_id": request_id,
             },
+        )
+
+    def _agent_failed(
+        self,
+        exc: BaseException,
+        request_id: str,
+        *,
+        session_id: str,
+        model: str,
+        tool_calls: list[dict[str, Any]],
+    ) -> Reply:
+        """The 502 for a model, tool or agent error, with the tool calls made so far."""
+        # No traceback: provider errors may quote credentials; the redacted message says what failed.
+        self._log.error("agent failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+        return error_reply(
+            502,
+            "agent_failed",
+            f"the agent failed: {type(exc).__name__}: {str(exc)[:300]}",
+            request_id,
+            session_id=session_id,
+            model=model,
+            tool_calls=tool_calls,
         )
 
     @staticmethod
