@@ -39,15 +39,20 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return written
 
 
-def _ask(storage: Path, script: Script, prompt: str) -> tuple[Agent, FileConversations]:
+def _agent(storage: Path, model: Any, tool: Any = None) -> tuple[Agent, FileConversations]:
     conversation = FileConversations(session_id="s-1", storage_dir=str(storage))
     agent = Agent(
-        model=ScriptedModel(script),
-        tools=[_tool()],
+        model=model,
+        tools=[tool or _tool()],
         callback_handler=None,
         session_manager=conversation,
         agent_id="agentgw",
     )
+    return agent, conversation
+
+
+def _ask(storage: Path, script: Script, prompt: str) -> tuple[Agent, FileConversations]:
+    agent, conversation = _agent(storage, ScriptedModel(script))
     agent(prompt)
     return agent, conversation
 
@@ -121,14 +126,7 @@ def test_a_failed_turn_is_closed_so_the_next_turn_alternates_roles(tmp_path: Pat
     # prompt or a tool result would make every later request of the session fail.
     script = Script()
     script.play(*turns)
-    conversation = FileConversations(session_id="s-1", storage_dir=str(tmp_path))
-    agent = Agent(
-        model=_FailingModel(script),
-        tools=[_tool()],
-        callback_handler=None,
-        session_manager=conversation,
-        agent_id="agentgw",
-    )
+    agent, conversation = _agent(tmp_path, _FailingModel(script))
     with pytest.raises(Exception, match="model unavailable"):  # wrapped after the first cycle
         agent("What time is it?")
     conversation.close_interrupted_turn(agent, "the agent failed (RuntimeError)")
@@ -153,14 +151,7 @@ def test_a_turn_cancelled_in_a_tool_call_is_closed_with_an_error_result(tmp_path
 
     script = Script()
     script.play(Turn(tool_uses=[("get_time", {"timezone": "UTC"})]))
-    conversation = FileConversations(session_id="s-1", storage_dir=str(tmp_path))
-    agent = Agent(
-        model=ScriptedModel(script),
-        tools=[get_time],
-        callback_handler=None,
-        session_manager=conversation,
-        agent_id="agentgw",
-    )
+    agent, conversation = _agent(tmp_path, ScriptedModel(script), get_time)
 
     async def until_deadline() -> None:
         with pytest.raises(TimeoutError):
