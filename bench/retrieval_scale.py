@@ -25,10 +25,7 @@ from typing import Any
 import numpy as np
 
 from agentgw_local.search import ToolIndex
-from agentgw_local.search.embedder import MiniLMEmbedder
 from agentgw_local.search.text import split_query
-
-from .retrieval import params_for
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval"
 
@@ -69,9 +66,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tools", type=int, default=10_000)
     parser.add_argument("--target", type=int, default=1_000, help="tools in the target added afterwards")
     parser.add_argument("--queries", type=int, default=400, help="queries timed (half from each set)")
-    parser.add_argument(
-        "--param", action="append", default=[], help="override a SearchParams field: key=value"
-    )
     args = parser.parse_args(argv)
 
     sets = [json.loads((args.data / f"{n}.tools.json").read_text()) for n in ("livemcpbench", "metatool")]
@@ -84,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
         for n in ("livemcpbench", "metatool")
     ]
     rss_start = rss_mb()
-    index = ToolIndex(params=params_for("hybrid", args.param))
+    index = ToolIndex()
     t0 = time.perf_counter()
     index.search("warm up", 1)  # loads the model: start-up cost, reported apart
     model_load_s = time.perf_counter() - t0
@@ -126,14 +120,7 @@ def main(argv: list[str] | None = None) -> int:
         for query in queries:
             texts = [query.strip(), *(split_query(query.strip()) if index.params.split_queries else [])]
             c0 = time.thread_time()
-            if isinstance(embedder, MiniLMEmbedder) and (
-                index.params.query_int8 or index.params.pool_clauses
-            ):
-                embedder.encode_query(
-                    texts[0], texts[1:], int8=index.params.query_int8, pool_clauses=index.params.pool_clauses
-                )
-            else:
-                embedder.encode(texts)
+            embedder.encode(texts)
             embed_cpu.append(1000 * (time.thread_time() - c0))
 
     t0 = time.perf_counter()
@@ -170,7 +157,6 @@ def main(argv: list[str] | None = None) -> int:
                 "rss_mb_model": round(rss_model),
                 "rss_mb_indexed": round(rss_built),
                 "rss_mb_peak": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
-                "params_overridden": args.param,
                 "loadavg_at_end": load,
                 "loadavg_1m_at_end": float(load[0]),
             }

@@ -157,40 +157,6 @@ class MiniLMEmbedder:
             out[batch] = loaded.forward([ids[j] for j in batch])
         return out
 
-    def encode_query(
-        self, query: str, clauses: Sequence[str], *, int8: bool = False, pool_clauses: bool = False
-    ) -> np.ndarray:
-        """Vectors for a query and its clauses (rows: query, then each clause), for searching.
-
-        ``int8``: the linear layers run in int8 (weights per output channel, activations per token,
-        ``torch._int_mm``), everything else in float32: ~40% less CPU for the model pass; cosine to
-        the precise vectors ~0.997 (a unit test holds it). ``pool_clauses``: a clause found verbatim
-        in the query's tokens is the mean of those tokens from the query's own pass (contextualised
-        by the whole query) instead of a pass of its own: about half the tokens. Tool vectors never
-        use either (``encode``). Without either option this is ``encode([query, *clauses])``.
-        """
-        texts = [query, *clauses]
-        loaded = self._load()
-        if not (int8 or pool_clauses) or (int8 and loaded.int8_layers is None):
-            if not pool_clauses:
-                return self.encode(texts)
-            int8 = False
-        ids = [loaded.tokenizer.encode(text).ids for text in texts]
-        spans: list[tuple[int, int]] | None = None
-        if pool_clauses and clauses:
-            spans = []
-            for clause in ids[1:]:
-                start = _find(ids[0], clause[1:-1])  # without the clause's [CLS] and [SEP]
-                if start < 0:
-                    spans = None  # tokenised differently inside the query: a pass of its own
-                    break
-                spans.append((start, start + len(clause) - 2))
-        if spans is not None:
-            return loaded.forward_query([ids[0]], spans, int8=int8)
-        if sum(len(i) for i in ids) > _PACK_TOKENS:
-            return self.encode(texts)
-        return loaded.forward_query(ids, [], int8=int8)
-
 
 # Inputs up to this many tokens in all run as one packed sequence (attention over the packed
 # sequence grows with its square; at 512 it is still a few percent of the layers' work).
@@ -239,7 +205,6 @@ class _Loaded:
         self.linear = torch.nn.functional.linear
         if dtype == torch.bfloat16:
             self._prepack()
-        self.int8_layers = self._int8_layers(weights)
 
     def _prepack(self) -> None:
         """bfloat16 weights reordered once into oneDNN's blocked layout. ``functional.linear`` reorders
@@ -266,49 +231,6 @@ class _Loaded:
         except (AttributeError, RuntimeError):  # no oneDNN in this torch build: plain path
             return
         self.layers, self.linear = packed, linear
-
-    def _int8_layers(self, weights: dict[str, torch.Tensor]) -> list[tuple[Any, ...]] | None:
-        """The query path's int8 layers (from the float32 weights): each linear layer's weight as
-        int8 with one scale per output channel; layer norms and biases float32. None when this
-        torch has no int8 matrix product."""
-        torch = self.torch
-
-        def f32(name: str) -> torch.Tensor:
-            # A copy: the loaded tensors share one buffer, which a view would keep alive (~90 MB).
-            return weights[name].to(torch.float32, copy=True).contiguous()
-
-        def quantised(weight: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-            scale = (weight.abs().amax(1) / 127).clamp(min=1e-8)
-            # Kept as scale / 127: the activations' per-token scale is their max |x| (see lin).
-            return torch.round(weight / scale[:, None]).to(torch.int8).t().contiguous(), scale / 127
-
-        try:
-            probe = torch.ones((2, 8), dtype=torch.int8)
-            torch._int_mm(probe, probe.t().contiguous())
-        except (AttributeError, RuntimeError):
-            return None
-        layers: list[tuple[Any, ...]] = []
-        for i in range(MiniLMEmbedder.LAYERS):
-            p = f"encoder.layer.{i}."
-            qkv = [f"{p}attention.self.{n}" for n in ("query", "key", "value")]
-            layers.append(
-                (
-                    *quantised(torch.cat([f32(f"{n}.weight") for n in qkv])),
-                    torch.cat([f32(f"{n}.bias") for n in qkv]),
-                    *quantised(f32(p + "attention.output.dense.weight")),
-                    f32(p + "attention.output.dense.bias"),
-                    f32(p + "attention.output.LayerNorm.weight"),
-                    f32(p + "attention.output.LayerNorm.bias"),
-                    *quantised(f32(p + "intermediate.dense.weight")),
-                    f32(p + "intermediate.dense.bias"),
-                    *quantised(f32(p + "output.dense.weight")),
-                    f32(p + "output.dense.bias"),
-                    f32(p + "output.LayerNorm.weight"),
-                    f32(p + "output.LayerNorm.bias"),
-                )
-            )
-        self.embed_norm_f32 = (f32("embeddings.LayerNorm.weight"), f32("embeddings.LayerNorm.bias"))
-        return layers
 
     @classmethod
     def from_dir(cls, path: Path, dtype_choice: DType, max_tokens: int) -> _Loaded:
@@ -390,58 +312,6 @@ class _Loaded:
             pooled /= lengths_t.to(torch.float32)[:, None]
             return functional.normalize(pooled, dim=-1).numpy()
 
-    def forward_query(
-        self, batch_ids: list[list[int]], spans: list[tuple[int, int]], *, int8: bool
-    ) -> np.ndarray:
-        """Like ``forward_packed``; ``int8``: through the int8 layers; ``spans``: token ranges of the
-        (single) text to pool as extra vectors after the text's own."""
-        torch = self.torch
-        functional = torch.nn.functional
-        hidden, heads = MiniLMEmbedder.HIDDEN, MiniLMEmbedder.HEADS
-        lengths = [len(ids) for ids in batch_ids]
-        flat = [token for ids in batch_ids for token in ids]
-        t = len(flat)
-        with torch.inference_mode():
-            ids = torch.tensor(flat, dtype=torch.long)
-            lengths_t = torch.tensor(lengths, dtype=torch.long)
-            segment = torch.repeat_interleave(torch.arange(len(lengths)), lengths_t)
-            starts = torch.cumsum(lengths_t, 0) - lengths_t
-            positions = torch.arange(t) - starts[segment]
-            attn_mask = (segment[:, None] == segment[None, :])[None, None] if len(lengths) > 1 else None
-            x = self.word[ids] + self.position[positions] + self.token_type
-            if int8 and self.int8_layers is not None:
-                x = functional.layer_norm(x.to(torch.float32), (hidden,), *self.embed_norm_f32, eps=1e-12)
-
-                def lin(x: torch.Tensor, wq: torch.Tensor, ws: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-                    # Per-token activation scale: one outlier token does not flatten the others.
-                    peak = x.abs().amax(1, keepdim=True).clamp_(min=1e-8)
-                    xq = torch.mul(x, 127 / peak).round_().to(torch.int8)
-                    return torch.addcmul(b, torch._int_mm(xq, wq), peak * ws)
-
-                for qw, qs, qb, ow, os_, ob, g1, b1, iw, is_, ib, fw, fs, fb, g2, b2 in self.int8_layers:
-                    q, k, v = lin(x, qw, qs, qb).view(1, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-                    a = functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-                    a = a.transpose(1, 2).reshape(t, hidden)
-                    x = functional.layer_norm(lin(a, ow, os_, ob) + x, (hidden,), g1, b1, eps=1e-12)
-                    h = lin(functional.gelu(lin(x, iw, is_, ib)), fw, fs, fb)
-                    x = functional.layer_norm(h + x, (hidden,), g2, b2, eps=1e-12)
-            else:
-                x = functional.layer_norm(x, (hidden,), *self.embed_norm, eps=1e-12)
-                for qkv_w, qkv_b, o_w, o_b, g1, b1, i_w, i_b, f_w, f_b, g2, b2 in self.layers:
-                    q, k, v = self.linear(x, qkv_w, qkv_b).view(1, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-                    a = functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-                    a = a.transpose(1, 2).reshape(t, hidden)
-                    x = functional.layer_norm(self.linear(a, o_w, o_b) + x, (hidden,), g1, b1, eps=1e-12)
-                    h = self.linear(functional.gelu(self.linear(x, i_w, i_b)), f_w, f_b)
-                    x = functional.layer_norm(h + x, (hidden,), g2, b2, eps=1e-12)
-            x = x.to(torch.float32)
-            pooled = torch.zeros((len(lengths), hidden), dtype=torch.float32)
-            pooled.index_add_(0, segment, x)
-            pooled /= lengths_t.to(torch.float32)[:, None]
-            if spans:
-                pooled = torch.cat([pooled, torch.stack([x[a:b].mean(0) for a, b in spans])])
-            return functional.normalize(pooled, dim=-1).numpy()
-
 
 def _native_bf16(torch: Any) -> bool:
     """True when the CPU does bfloat16 matrix maths natively (else bfloat16 is slower than float32)."""
@@ -449,14 +319,3 @@ def _native_bf16(torch: Any) -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
-
-
-def _find(haystack: list[int], needle: list[int]) -> int:
-    """Start of ``needle`` in ``haystack`` after its [CLS], or -1."""
-    n = len(needle)
-    if n == 0:
-        return -1
-    for start in range(1, len(haystack) - n + 1):
-        if haystack[start : start + n] == needle:
-            return start
-    return -1

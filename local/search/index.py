@@ -92,10 +92,6 @@ class SearchParams:
     name_weight: float = 0.4
     # The learned query adapter (query_adapter.py), for the MiniLM embedder it was fitted on.
     query_adapter: bool = True
-    # Query path only (tool vectors stay precise), MiniLM embedder only: int8 linear layers, and
-    # clause vectors pooled from the query's own pass (MiniLMEmbedder.encode_query).
-    query_int8: bool = False
-    pool_clauses: bool = False
 
 
 def is_search_tool(name: str) -> bool:
@@ -341,14 +337,9 @@ class ToolIndex:
         p = self.params
         q_tokens = lexical_tokens(query)
         clauses = split_query(query) if p.split_queries else []
-        # The model call runs outside the lock.
-        q_vectors: np.ndarray | None = None
-        if isinstance(self._embedder, MiniLMEmbedder) and (p.query_int8 or p.pool_clauses):
-            q_vectors = self._embedder.encode_query(
-                query, clauses, int8=p.query_int8, pool_clauses=p.pool_clauses
-            )
-        elif self._embedder is not None:
-            q_vectors = self._embedder.encode([query, *clauses])
+        q_vectors = (
+            self._embedder.encode([query, *clauses]) if self._embedder is not None else None
+        )  # the model call runs outside the lock
         # Ranking uses the adapted vectors; the no-noise thresholds the model's own cosines.
         raw_vectors = q_vectors
         if q_vectors is not None and self._adapter is not None:
