@@ -259,7 +259,7 @@ class _Loaded:
     def forward(self, batch_ids: list[list[int]]) -> np.ndarray:
         torch = self.torch
         functional = torch.nn.functional
-        hidden, heads = MiniLMEmbedder.HIDDEN, MiniLMEmbedder.HEADS
+        hidden = MiniLMEmbedder.HIDDEN
         longest = max(len(ids) for ids in batch_ids)
         ids = torch.zeros((len(batch_ids), longest), dtype=torch.long)
         mask = torch.zeros((len(batch_ids), longest), dtype=torch.bool)
@@ -271,23 +271,31 @@ class _Loaded:
             x = self.word[ids] + self.position[:t] + self.token_type
             x = functional.layer_norm(x, (hidden,), *self.embed_norm, eps=1e-12)
             attn_mask = mask[:, None, None, :]
-            for qkv_w, qkv_b, o_w, o_b, g1, b1, i_w, i_b, f_w, f_b, g2, b2 in self.layers:
-                q, k, v = self.linear(x, qkv_w, qkv_b).view(b, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-                a = functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-                a = a.transpose(1, 2).reshape(b, t, hidden)
-                x = functional.layer_norm(self.linear(a, o_w, o_b) + x, (hidden,), g1, b1, eps=1e-12)
-                h = self.linear(functional.gelu(self.linear(x, i_w, i_b)), f_w, f_b)
-                x = functional.layer_norm(h + x, (hidden,), g2, b2, eps=1e-12)
+            x = self._encoder(x, attn_mask, b, t)
             weights = mask.unsqueeze(-1).to(torch.float32)
             pooled = (x.to(torch.float32) * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
             return functional.normalize(pooled, dim=-1).numpy()
+
+    def _encoder(self, x: Any, attn_mask: Any, batch: int, t: int) -> Any:
+        """The six transformer layers over embedded tokens `x` ((batch, t, hidden), or (t, hidden)
+        for one packed sequence); call under `torch.inference_mode()`."""
+        functional = self.torch.nn.functional
+        hidden, heads = MiniLMEmbedder.HIDDEN, MiniLMEmbedder.HEADS
+        for qkv_w, qkv_b, o_w, o_b, g1, b1, i_w, i_b, f_w, f_b, g2, b2 in self.layers:
+            q, k, v = self.linear(x, qkv_w, qkv_b).view(batch, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
+            a = functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
+            a = a.transpose(1, 2).reshape(x.shape)
+            x = functional.layer_norm(self.linear(a, o_w, o_b) + x, (hidden,), g1, b1, eps=1e-12)
+            h = self.linear(functional.gelu(self.linear(x, i_w, i_b)), f_w, f_b)
+            x = functional.layer_norm(h + x, (hidden,), g2, b2, eps=1e-12)
+        return x
 
     def forward_packed(self, batch_ids: list[list[int]]) -> np.ndarray:
         """The texts concatenated into one sequence: positions restart at each text and attention
         stays inside it (block-diagonal mask), so each text's vector is what ``forward`` gives it."""
         torch = self.torch
         functional = torch.nn.functional
-        hidden, heads = MiniLMEmbedder.HIDDEN, MiniLMEmbedder.HEADS
+        hidden = MiniLMEmbedder.HIDDEN
         lengths = [len(ids) for ids in batch_ids]  # ≥ 2: the tokenizer adds [CLS] and [SEP]
         flat = [token for ids in batch_ids for token in ids]
         t = len(flat)
@@ -300,13 +308,7 @@ class _Loaded:
             attn_mask = (segment[:, None] == segment[None, :])[None, None] if len(lengths) > 1 else None
             x = self.word[ids] + self.position[positions] + self.token_type
             x = functional.layer_norm(x, (hidden,), *self.embed_norm, eps=1e-12)
-            for qkv_w, qkv_b, o_w, o_b, g1, b1, i_w, i_b, f_w, f_b, g2, b2 in self.layers:
-                q, k, v = self.linear(x, qkv_w, qkv_b).view(1, t, 3, heads, -1).permute(2, 0, 3, 1, 4)
-                a = functional.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)
-                a = a.transpose(1, 2).reshape(t, hidden)
-                x = functional.layer_norm(self.linear(a, o_w, o_b) + x, (hidden,), g1, b1, eps=1e-12)
-                h = self.linear(functional.gelu(self.linear(x, i_w, i_b)), f_w, f_b)
-                x = functional.layer_norm(h + x, (hidden,), g2, b2, eps=1e-12)
+            x = self._encoder(x, attn_mask, 1, t)
             pooled = torch.zeros((len(lengths), hidden), dtype=torch.float32)
             pooled.index_add_(0, segment, x.to(torch.float32))
             pooled /= lengths_t.to(torch.float32)[:, None]
