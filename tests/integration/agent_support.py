@@ -41,6 +41,7 @@ class Turn:
 
     `text` may be a callable of the messages so far (to echo a tool result back).
     `slow` streams the text in many small chunks with pauses (for the deadline test).
+    `raises`: the model fails with this error instead of answering.
     """
 
     tool_uses: list[tuple[str | Callable[[list[ToolSpec]], str], dict[str, Any]]] = field(
@@ -50,6 +51,7 @@ class Turn:
     input_tokens: int = 10
     output_tokens: int = 5
     slow: bool = False
+    raises: BaseException | None = None
 
 
 @dataclass
@@ -117,6 +119,8 @@ class ScriptedModel(Model):
         ]
         text = turn.text(messages) if callable(turn.text) else turn.text
         try:
+            if turn.raises is not None:
+                raise turn.raises
             if turn.slow:
                 yield {"messageStart": {"role": "assistant"}}
                 yield {"contentBlockStart": {"contentBlockIndex": 0, "start": {}}}

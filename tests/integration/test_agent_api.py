@@ -104,6 +104,16 @@ def test_tool_error_is_reported_not_fatal(local_stack: LocalStack, scripted: Scr
     assert "Atlantis/Nowhere" in seen_error["text"]  # the gateway's DEBUG error text reached the model
 
 
+def test_a_models_own_timeout_is_an_error_not_the_deadline(local_stack: LocalStack, scripted: Script) -> None:
+    # A provider's read timeout surfaces as the built-in TimeoutError, like the deadline's own.
+    scripted.play(Turn(raises=TimeoutError("the model endpoint did not answer")))
+    response = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?"})
+
+    assert response.status_code == 502, response.text
+    assert response.json()["error"] == "agent_failed"
+    assert "TimeoutError" in response.json()["message"]
+
+
 def test_unknown_tool_name_from_model_is_an_error_result(local_stack: LocalStack, scripted: Script) -> None:
     scripted.play(Turn(tool_uses=[("timeweather___no_such_tool", {})]), Turn(text="No such tool."))
     response = prompt(api(local_stack), {"prompt": "Use a tool that does not exist"})

@@ -559,6 +559,7 @@ class _Invocation:
         config, auth = self._credentials
         loop = asyncio.get_running_loop()
         closing = False
+        bound: asyncio.Timeout | None = None
         try:
             # Everything, closing the session included, ends by deadline + grace at the latest.
             async with asyncio.timeout(self._deadline + CANCEL_GRACE_S - time.monotonic()) as bound:
@@ -568,10 +569,13 @@ class _Invocation:
                     auth,
                     startup_timeout_s=min(settings.mcp_timeout_s, remaining),
                 ) as gateway:
+                    deadline = asyncio.timeout(self._deadline - time.monotonic())
                     try:
-                        async with asyncio.timeout(self._deadline - time.monotonic()):
+                        async with deadline:
                             await self._work(gateway, config)
                     except TimeoutError:
+                        if not deadline.expired():
+                            raise  # a model's or library's own timeout: an error, not the deadline
                         self._timed_out = True  # cancelled at the deadline; the session closes next
                     finally:
                         # Closing (`DELETE`) gets at most the grace: an answer that is ready
@@ -579,6 +583,8 @@ class _Invocation:
                         closing = True
                         bound.reschedule(min(bound.when() or math.inf, loop.time() + CANCEL_GRACE_S))
         except TimeoutError:
+            if bound is None or not bound.expired():
+                raise
             if not closing:
                 self._timed_out = True
                 return
