@@ -21,6 +21,7 @@ real handlers. moto keeps its state in module globals, so one emulator runs per 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -58,6 +59,28 @@ def hold_transitions() -> Iterator[Callable[[str, int], None]]:
     yield hold
     for model in held:
         state_manager.unset_transition(model)
+
+
+@pytest.fixture
+def created_failed(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """`created_failed("create_gateway", **attributes)`: what that emulated AgentCore control-plane
+    operation creates ends FAILED (with `attributes` set on it), as the service reports a resource
+    it could not set up; undone with the test's `monkeypatch`."""
+    from moto.bedrockagentcorecontrol.models import BedrockAgentCoreControlBackend
+
+    def fail(operation: str, **attributes: Any) -> None:
+        original = getattr(BedrockAgentCoreControlBackend, operation)
+
+        def create_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
+            created = original(self, *args, **kwargs)
+            created.status = "FAILED"
+            for name, value in attributes.items():
+                setattr(created, name, value)
+            return created
+
+        monkeypatch.setattr(BedrockAgentCoreControlBackend, operation, create_failing)
+
+    return fail
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -152,16 +153,9 @@ def test_transient_errors_of_each_service_are_retried(
 
 
 def test_target_failed_on_create_rolls_back_to_nothing(
-    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch
+    aws: EmulatedAws, created_failed: Callable[..., None]
 ) -> None:
-    original = BedrockAgentCoreControlBackend.create_gateway_target
-
-    def create_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
-        created = original(self, *args, **kwargs)
-        created.status = "FAILED"
-        return created
-
-    monkeypatch.setattr(BedrockAgentCoreControlBackend, "create_gateway_target", create_failing)
+    created_failed("create_gateway_target")
     result = run(aws)
 
     assert result.status == "FAILED"

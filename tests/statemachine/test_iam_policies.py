@@ -11,13 +11,12 @@ from __future__ import annotations
 import fnmatch
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.model import OperationModel
-from moto.bedrockagentcorecontrol.models import BedrockAgentCoreControlBackend, Gateway
 from sm_inventory import cfn_endpoint, cfn_event
 
 from agentgw.provisioning import aws as provisioning_aws
@@ -75,7 +74,10 @@ def allowed_actions(resource: dict[str, Any]) -> list[str]:
 
 
 def test_every_call_is_allowed_by_the_functions_policy(
-    aws: EmulatedAws, calls: list[tuple[str, str]], monkeypatch: pytest.MonkeyPatch
+    aws: EmulatedAws,
+    calls: list[tuple[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    created_failed: Callable[..., None],
 ) -> None:
     assert provision(aws, stack_name=STACK).status == "SUCCEEDED"
     assert provision(aws, stack_name=STACK).status == "SUCCEEDED"  # the converging path reads more
@@ -84,14 +86,7 @@ def test_every_call_is_allowed_by_the_functions_policy(
     aws.client("s3").put_object(Bucket=bucket, Key="sessions/session_a/session.json", Body=b"{}")
     assert teardown(aws, stack_name=STACK).status == "SUCCEEDED"
 
-    original_create = BedrockAgentCoreControlBackend.create_gateway
-
-    def create_failing(self: Any, *args: Any, **kwargs: Any) -> Gateway:
-        gateway = original_create(self, *args, **kwargs)
-        gateway.status = "FAILED"
-        return gateway
-
-    monkeypatch.setattr(BedrockAgentCoreControlBackend, "create_gateway", create_failing)
+    created_failed("create_gateway")
     assert provision(aws, stack_name=STACK).status == "FAILED"  # runs Rollback
     monkeypatch.undo()
 

@@ -4,6 +4,7 @@ handlers from template.yaml, against emulated AWS (see tests/conftest.py)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -208,16 +209,11 @@ def test_gateway_that_never_gets_ready_fails_after_bounded_polls(
     assert empty(inventory(aws, ROLE)) == {}
 
 
-def test_gateway_failed_rolls_back_everything(aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_gateway_failed_rolls_back_everything(
+    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch, created_failed: Callable[..., None]
+) -> None:
     # Emulate the service: the new gateway ends FAILED, with reasons GetGateway reports.
-    original_create = BedrockAgentCoreControlBackend.create_gateway
     original_to_dict = Gateway.to_dict
-
-    def create_failing(self: Any, *args: Any, **kwargs: Any) -> Gateway:
-        gateway = original_create(self, *args, **kwargs)
-        gateway.status = "FAILED"
-        gateway.status_reasons = ["Role cannot be assumed by bedrock-agentcore.amazonaws.com"]  # type: ignore[attr-defined]
-        return gateway
 
     def to_dict(self: Any) -> dict[str, Any]:
         data = original_to_dict(self)
@@ -225,7 +221,9 @@ def test_gateway_failed_rolls_back_everything(aws: EmulatedAws, monkeypatch: pyt
             data["statusReasons"] = self.status_reasons
         return data
 
-    monkeypatch.setattr(BedrockAgentCoreControlBackend, "create_gateway", create_failing)
+    created_failed(
+        "create_gateway", status_reasons=["Role cannot be assumed by bedrock-agentcore.amazonaws.com"]
+    )
     monkeypatch.setattr(Gateway, "to_dict", to_dict)
     result = run(aws)
 
@@ -362,7 +360,7 @@ def test_target_waits_out_iam_propagation(aws: EmulatedAws) -> None:
 
 
 def test_failed_update_removes_only_what_it_created(
-    aws: EmulatedAws, monkeypatch: pytest.MonkeyPatch
+    aws: EmulatedAws, created_failed: Callable[..., None]
 ) -> None:
     first = run(aws)
     assert first.status == "SUCCEEDED" and first.gateway is not None, first.error
@@ -372,14 +370,7 @@ def test_failed_update_removes_only_what_it_created(
     before = inventory(aws, ROLE)
 
     # The update re-creates the missing target, which the service then reports FAILED.
-    original = BedrockAgentCoreControlBackend.create_gateway_target
-
-    def create_failing(self: Any, *args: Any, **kwargs: Any) -> Any:
-        created = original(self, *args, **kwargs)
-        created.status = "FAILED"
-        return created
-
-    monkeypatch.setattr(BedrockAgentCoreControlBackend, "create_gateway_target", create_failing)
+    created_failed("create_gateway_target")
     second = run(aws, action="Update")
 
     assert second.status == "FAILED"
