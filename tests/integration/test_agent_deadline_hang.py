@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
+from emf_output import emf_documents
 
 from agentgw.agent.tool_loading import SEARCH_TOOL_NAME
 from agentgw_local.stack import LocalStack
@@ -225,7 +226,11 @@ def test_an_answer_does_not_wait_for_a_gateway_that_hangs_ending_the_session(
 
 
 def test_a_slow_token_endpoint_gets_a_504_and_the_invocation_goes_no_further(
-    local_stack: LocalStack, real_gateway: IsolatedGateway, scripted: Script, monkeypatch: pytest.MonkeyPatch
+    local_stack: LocalStack,
+    real_gateway: IsolatedGateway,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     """The token request cannot be interrupted: the answer comes at the deadline, and when the
     token arrives later, the abandoned invocation opens no MCP session and asks no model."""
@@ -263,12 +268,15 @@ def test_a_slow_token_endpoint_gets_a_504_and_the_invocation_goes_no_further(
         monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", str(SLOW_TOKEN_DEADLINE_S))
         assert local_stack.gateway is not None and local_stack.info is not None and local_stack.info.api_url
         opened = local_stack.gateway.stats["sessions_opened"]
+        capfd.readouterr()
         with agent_uses(monkeypatch, dataclasses.replace(real_gateway, parameter_name=name, config=config)):
             response = prompt(
                 local_stack.info.api_url, {"prompt": "What time is it?"}, timeout=DEADLINE_S + 12
             )
             assert response.status_code == 504, response.text
             assert "reading the gateway configuration and token did not finish" in response.json()["message"]
+            (metrics,) = [d for d in emf_documents(capfd.readouterr().out) if "PromptLatency" in d]
+            assert metrics["PromptDeadlineExceeded"] == [1.0]
             assert not answered.is_set()  # the 504 did not wait for the token
             assert answered.wait(30)
             # The worker got its token after the answer: it ends there.

@@ -331,7 +331,6 @@ class AgentService:
         if isinstance(outcome.error, GatewayTimeout):
             self._log.error("gateway timed out: %s", outcome.error)
             if time.monotonic() >= deadline - DEADLINE_SLACK_S:
-                self._metric("PromptDeadlineExceeded", 1)
                 return self._deadline_reply(
                     budget_s,
                     str(outcome.error),
@@ -348,7 +347,6 @@ class AgentService:
             )
         if trace is None:  # stopped before the agent was built: the deadline or an error on the way
             if outcome.timed_out:
-                self._metric("PromptDeadlineExceeded", 1)
                 return self._deadline_reply(
                     budget_s,
                     f"{run.phase} did not finish",
@@ -370,7 +368,6 @@ class AgentService:
                 outcome.error, request_id, session_id=session_id, model=model_name, tool_calls=tool_calls
             )
         if outcome.timed_out:
-            self._metric("PromptDeadlineExceeded", 1)
             return self._deadline_reply(
                 budget_s,
                 f"the agent was stopped after {len(tool_calls)} tool call(s)",
@@ -414,8 +411,8 @@ class AgentService:
             tool_calls=tool_calls,
         )
 
-    @staticmethod
     def _deadline_reply(
+        self,
         budget_s: float,
         what: str,
         request_id: str,
@@ -425,7 +422,8 @@ class AgentService:
         tool_calls: list[dict[str, Any]] | None = None,
         usage: dict[str, int] | None = None,
     ) -> Reply:
-        """The 504: which deadline, what was under way, and the tool calls made so far."""
+        """The 504: which deadline, what was under way, and the tool calls made so far (counted)."""
+        self._metric("PromptDeadlineExceeded", 1)
         return error_reply(
             504,
             "deadline_exceeded",
