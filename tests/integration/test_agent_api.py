@@ -12,6 +12,7 @@ import threading
 from typing import Any
 
 import pytest
+from emf_output import emf_documents
 
 from agentgw.agent.settings import MAX_BODY_BYTES, MAX_PROMPT_CHARS
 from agentgw_local.stack import LocalStack
@@ -293,10 +294,8 @@ def test_logs_and_metrics_carry_the_request_and_never_a_secret(
 
     assert response.status_code == 200, response.text
     request_id = response.json()["request_id"]
-    records = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    emf = [r for r in records if "_aws" in r and "PromptLatency" in r]
+    emf = [d for d in emf_documents(out, "agentgw") if "PromptLatency" in d]
     assert len(emf) == 1
-    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "agentgw"
     assert (emf[0]["PromptToolCalls"], emf[0]["PromptToolErrors"]) == ([1.0], [0.0])
     assert (emf[0]["PromptInputTokens"], emf[0]["PromptOutputTokens"]) == ([100.0], [10.0])
     logs = [r for r in caplog.records if r.getMessage() == "tools selected"]
