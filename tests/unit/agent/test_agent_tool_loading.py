@@ -60,19 +60,24 @@ def test_tool_list_cache_ttl() -> None:
     fetched: list[int] = []
     tool = mcp.types.Tool.model_validate({"name": "a", "inputSchema": {"type": "object"}})
 
-    def fetch() -> list[mcp.types.Tool]:
-        fetched.append(1)
-        return [tool]
+    def get(key: str, ttl_s: float) -> list[mcp.types.Tool]:
+        """What select_tools does: the cached list, or a fetched one, stored."""
+        listed = cache.lookup(key, ttl_s)
+        if listed is None:
+            fetched.append(1)
+            listed = [tool]
+            cache.store(key, listed)
+        return listed
 
-    assert cache.get("gw", 60, fetch) == [tool]
+    assert get("gw", 60) == [tool]
     now[0] += 59
-    cache.get("gw", 60, fetch)
+    assert get("gw", 60) == [tool]
     assert len(fetched) == 1
-    cache.get("other-gw", 60, fetch)  # per gateway URL
+    get("other-gw", 60)  # per gateway URL
     assert len(fetched) == 2
     now[0] += 2
-    cache.get("gw", 60, fetch)
+    get("gw", 60)
     assert len(fetched) == 3
-    cache.get("gw", 0, fetch)  # a TTL of 0 means no caching
+    get("gw", 0)  # a TTL of 0 means no caching
     assert len(fetched) == 4
     assert cache.fetches == 4

@@ -103,14 +103,6 @@ class ToolListCache:
             self.fetches += 1
             self._lists[key] = _CachedList(tools, self._clock())
 
-    def get(self, key: str, ttl_s: float, fetch: Callable[[], list[mcp.types.Tool]]) -> list[mcp.types.Tool]:
-        """The cached list, or `fetch()`'s, which is then cached."""
-        tools = self.lookup(key, ttl_s)
-        if tools is None:
-            tools = fetch()
-            self.store(key, tools)
-        return tools
-
     def clear(self) -> None:
         with self._lock:
             self._lists.clear()
