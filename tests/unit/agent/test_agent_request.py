@@ -32,6 +32,10 @@ def test_valid_requests() -> None:
         ({"prompt": "hi", "extra": 1}, "unknown field 'extra'; allowed fields: prompt, session_id"),
         ({"prompt": {"text": "hi"}}, '"prompt" must be a string, not an object'),
         ({"prompt": True}, '"prompt" must be a string, not a boolean'),
+        # JSON's \u escapes can spell a lone UTF-16 surrogate, which is no Unicode text: it
+        # cannot be encoded to send to the model, the gateway or the session store.
+        ('{"prompt": "what time is it \\ud800"}', '"prompt" is not valid Unicode'),
+        ({"prompt": "\udfff in Tokyo"}, '"prompt" is not valid Unicode'),
         ({"prompt": "hi", "session_id": ["a"]}, '"session_id" must be a string, not an array'),
         ({"prompt": "hi", "session_id": "-leading-dash"}, '"session_id" must be 1-128'),
         ({"prompt": "hi", "session_id": "has space"}, '"session_id" must be 1-128'),

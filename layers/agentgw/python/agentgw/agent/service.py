@@ -141,6 +141,14 @@ def parse_request(body: str | bytes | Mapping[str, Any] | None) -> PromptRequest
         raise RequestError(f'"prompt" must be a string, not {_json_type(prompt)}', field="prompt")
     if not prompt.strip():
         raise RequestError('"prompt" is empty', field="prompt")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        # A \ud800-style escape decodes to a lone surrogate: not text the model, the gateway or
+        # the session store can take (it failed deep in the agent as a 502 before).
+        raise RequestError(
+            f'"prompt" is not valid Unicode: an unpaired surrogate at character {exc.start}', field="prompt"
+        ) from None
     if len(prompt) > MAX_PROMPT_CHARS:
         raise RequestError(
             f'"prompt" has {len(prompt)} characters; the limit is {MAX_PROMPT_CHARS}', field="prompt"
