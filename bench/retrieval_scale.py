@@ -7,8 +7,12 @@ varied names (``{target}r{n}___{tool}``) up to ``--tools``, upserted target by t
 does when targets appear. Then a new ``--target``-tool target is added (the incremental cost the issue
 bounds at 60 s) and queries from both sets are run one at a time. Prints one JSON line: build time,
 add-target time, remove-target time, per-query p50/p95 with everything indexed (wall clock, and the
-CPU time of the querying thread, which other processes on the machine hardly change), the CPU time
-of the same queries' embedding alone and of the rest, and RSS.
+process's CPU time, which other processes on the machine hardly change), the CPU time of the same
+queries' embedding alone and of the rest, and RSS.
+
+A search uses a second core when the process may run on two (``agentgw_local.search.second_core``);
+``taskset -c 0 python -m bench.retrieval_scale`` measures the one-core case. CPU times are the whole
+process's (both threads of a search; nothing else runs in it).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from agentgw_local.search import ToolIndex
+from agentgw_local.search.second_core import usable_cpus
 from agentgw_local.search.text import split_query
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval"
@@ -85,11 +90,11 @@ def main(argv: list[str] | None = None) -> int:
     rss_model = rss_mb()
 
     base = replicated(sets, args.tools)
-    t0, c0 = time.perf_counter(), time.thread_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     for tools in base.values():
         index.upsert(tools)
     build_s = time.perf_counter() - t0
-    build_cpu_s = time.thread_time() - c0
+    build_cpu_s = time.process_time() - c0
     rss_built = rss_mb()
 
     pool = [t for tools in sets for t in tools]
@@ -97,20 +102,20 @@ def main(argv: list[str] | None = None) -> int:
         {**pool[i % len(pool)], "name": f"bigtarget___{pool[i % len(pool)]['name'].rpartition('___')[2]}_{i}"}
         for i in range(args.target)
     ]
-    t0, c0 = time.perf_counter(), time.thread_time()
+    t0, c0 = time.perf_counter(), time.process_time()
     index.upsert(new_target)
     add_target_s = time.perf_counter() - t0
-    add_target_cpu_s = time.thread_time() - c0
+    add_target_cpu_s = time.process_time() - c0
     indexed = len(index)
 
     per_set = max(args.queries // 2, 1)
     queries = [q for qs in query_sets for q in qs[:: max(len(qs) // per_set, 1)][:per_set]]
     latencies: list[float] = []
-    cpu: list[float] = []  # this thread's CPU time: what a query costs, whatever else runs
+    cpu: list[float] = []  # the process's CPU time: what a query costs, whatever else runs
     for query in queries:
-        t0, c0 = time.perf_counter(), time.thread_time()
+        t0, c0 = time.perf_counter(), time.process_time()
         index.search(query, 10)
-        cpu.append(1000 * (time.thread_time() - c0))
+        cpu.append(1000 * (time.process_time() - c0))
         latencies.append(1000 * (time.perf_counter() - t0))
     live_n = min(per_set, len(query_sets[0]))
     # Where a query's time goes: the same queries' embedding alone (query + clauses, one call).
@@ -119,9 +124,9 @@ def main(argv: list[str] | None = None) -> int:
     if embedder is not None:
         for query in queries:
             texts = [query.strip(), *(split_query(query.strip()) if index.params.split_queries else [])]
-            c0 = time.thread_time()
+            c0 = time.process_time()
             embedder.encode(texts)
-            embed_cpu.append(1000 * (time.thread_time() - c0))
+            embed_cpu.append(1000 * (time.process_time() - c0))
 
     t0 = time.perf_counter()
     index.remove([t["name"] for t in new_target])
@@ -133,6 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         json.dumps(
             {
                 "tools_indexed": indexed,
+                "usable_cpus": usable_cpus(),
                 "targets": len(base) + 1,
                 "model_load_s": round(model_load_s, 2),
                 "build_s": round(build_s, 1),

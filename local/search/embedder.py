@@ -9,7 +9,8 @@ from the installed package's directory.
 
 On CPUs with native bfloat16 (AVX512-BF16 / AMX) the weights run in bfloat16: about twice as fast as
 float32 here (cosine to the float32 vectors ≥ 0.9999), reordered once for oneDNN. A query and its
-clauses (a few short texts) run as one packed sequence, one forward pass; tool batches run padded.
+clauses (a few short texts) run as one packed sequence, or two at once on two cores; tool batches
+run padded.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
+
+from .second_core import second_core
 
 if TYPE_CHECKING:
     import torch
@@ -61,7 +64,8 @@ class MiniLMEmbedder:
 
     Construction is free; the first ``encode`` imports torch and reads the weights (~1.5 s).
     Call ``load()`` up front to pay that at start-up instead. ``threads`` sets torch's intra-op
-    threads (process-wide) at load; ``None`` leaves torch's default.
+    threads (process-wide) at load; ``None`` leaves torch's default. ``two_cores``: a query with
+    clauses is embedded as two passes at once when the process may use two CPUs (``second_core``).
     """
 
     HIDDEN = 384
@@ -76,6 +80,7 @@ class MiniLMEmbedder:
         batch_size: int = 32,
         dtype: DType = "auto",
         threads: int | None = 1,
+        two_cores: bool = True,
     ) -> None:
         if max_tokens < 8 or max_tokens > 512:
             raise ValueError("max_tokens must be between 8 and 512")
@@ -90,6 +95,8 @@ class MiniLMEmbedder:
         self._threads = threads
         self._lock = threading.Lock()
         self._loaded: _Loaded | None = None
+        # A query and its clauses may run as two packed passes on two cores (see _encode_few).
+        self._second_core = second_core() if two_cores else None
 
     @property
     def dim(self) -> int:
@@ -134,10 +141,7 @@ class MiniLMEmbedder:
             encodings = loaded.tokenizer.encode_batch(list(texts))
         ids = [encoding.ids for encoding in encodings]
         if sum(len(i) for i in ids) <= _PACK_TOKENS:
-            # Few short texts (a query and its clauses): ONE forward pass over them packed into one
-            # sequence, attention kept within each text. Same vectors as separate passes; the weights
-            # are read once instead of once per text, and nothing is padded.
-            return loaded.forward_packed(ids)
+            return self._encode_few(loaded, ids)
         # Batches of similar length waste little on padding.
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         batch: list[int] = []
@@ -157,11 +161,32 @@ class MiniLMEmbedder:
             out[batch] = loaded.forward([ids[j] for j in batch])
         return out
 
+    def _encode_few(self, loaded: _Loaded, ids: list[list[int]]) -> np.ndarray:
+        """Few short texts (a query and its clauses), packed into one sequence with attention kept
+        within each text: each text gets the vector it gets alone, the weights are read once per
+        pass, and nothing is padded. With a second core the texts are cut into two runs of about
+        equal tokens (the query; its clauses), packed and embedded at the same time: ~70% of one
+        pass's wall time, for ~15% more CPU."""
+        total = sum(len(i) for i in ids)
+        if self._second_core is None or len(ids) < 2 or total < _SPLIT_TOKENS:
+            return loaded.forward_packed(ids)
+        running, cut, best = 0, 1, total
+        for i, text_ids in enumerate(ids[:-1], start=1):
+            running += len(text_ids)
+            if abs(total - 2 * running) < best:
+                cut, best = i, abs(total - 2 * running)
+        halves = self._second_core.both(
+            lambda: loaded.forward_packed(ids[:cut]), lambda: loaded.forward_packed(ids[cut:])
+        )
+        return loaded.forward_packed(ids) if halves is None else np.vstack(halves)
+
 
 # Inputs up to this many tokens in all run as one packed sequence (attention over the packed
 # sequence grows with its square; at 512 it is still a few percent of the layers' work).
 _PACK_TOKENS = 512
 _FEW_TEXTS = 8
+# Below this many tokens in all, one pass costs less than handing half to another thread.
+_SPLIT_TOKENS = 16
 
 
 class _Loaded:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from agentgw_local.search import MiniLMEmbedder, model_dir
+from agentgw_local.search.second_core import SecondCore
 
 SENTENCES = [
     "What time is it in Tokyo?",
@@ -61,6 +63,7 @@ def test_packed_and_padded_paths_give_the_same_vectors(
     """A query and its clauses run as ONE packed sequence (positions restart per text, attention
     stays inside each text); a large batch runs padded. Both must give each text its own vector."""
     loaded = embedder._load()
+    monkeypatch.setattr(embedder, "_second_core", None)  # one core: one packed pass
     calls: list[str] = []
     for name in ("forward", "forward_packed"):
         original = getattr(loaded, name)
@@ -102,3 +105,36 @@ def test_concurrent_encodes_share_the_weights_safely(embedder: MiniLMEmbedder) -
     np.testing.assert_allclose((got_batch * expected_batch).sum(axis=1), 1.0, atol=1e-4)
     for got, expected in zip(got_queries, expected_queries, strict=True):
         np.testing.assert_allclose((got * expected).sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_a_query_and_its_clauses_run_as_two_passes_on_two_cores(
+    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a second core, the texts are cut into two runs of about equal tokens, each packed and
+    embedded at the same time on its own thread; each text still gets its own vector."""
+    loaded = embedder._load()
+    runs: list[tuple[str, int]] = []
+    original = loaded.forward_packed
+
+    def spy(batch_ids: list[list[int]]) -> np.ndarray:
+        runs.append((threading.current_thread().name, len(batch_ids)))
+        return original(batch_ids)
+
+    monkeypatch.setattr(loaded, "forward_packed", spy)
+    second = SecondCore()
+    monkeypatch.setattr(embedder, "_second_core", second)
+    texts = [
+        "find flights from Paris to Rome and book a hotel near the station",
+        "find flights from Paris to Rome",
+        "book a hotel near the station",
+    ]
+    split = embedder.encode(texts)
+    assert sorted(n for _, n in runs) == [1, 2]  # the query | its two clauses: 15 and 16 tokens
+    assert len({name for name, _ in runs}) == 2
+    alone = np.vstack([original([loaded.tokenizer.encode(t).ids]) for t in texts])
+    np.testing.assert_allclose((split * alone).sum(axis=1), 1.0, atol=1e-3)
+    # The second core lent to another search: this one runs as one pass on its own thread.
+    runs.clear()
+    with second._free:
+        np.testing.assert_allclose((embedder.encode(texts) * split).sum(axis=1), 1.0, atol=1e-3)
+    assert runs == [(threading.current_thread().name, 3)]

@@ -11,6 +11,7 @@ import pytest
 
 from agentgw_local.search import ToolIndex
 from agentgw_local.search.index import _best_scores
+from agentgw_local.search.second_core import SecondCore
 
 
 def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
@@ -18,20 +19,24 @@ def _unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+@pytest.mark.parametrize("two_cores", [False, True])
 @pytest.mark.parametrize("n_queries", [1, 3, 7])
-def test_best_scores_match_a_float64_reference(n_queries: int) -> None:
+def test_best_scores_match_a_float64_reference(n_queries: int, two_cores: bool) -> None:
     both = _unit_rows(5_000, 384, 1) + _unit_rows(5_000, 384, 2)  # full + description, as indexed
     queries = _unit_rows(n_queries, 384, 3)
     expected = (queries.astype(np.float64) @ both.astype(np.float64).T).max(axis=0)
     every = np.arange(5_000)
-    got = _best_scores(queries, both.astype(np.float16), every)
+    second = SecondCore() if two_cores else None
+    got = _best_scores(queries, both.astype(np.float16), every, second)
     assert got.shape == (5_000,) and got.dtype == np.float32
     # float16 storage: a few 1e-4 at most on cosine sums up to 2.
     assert float(np.abs(got - expected).max()) < 1e-3
     assert set(np.argsort(-got)[:5]) == set(np.argsort(-expected)[:5])
     # Dead rows left out, the live ones in order.
     live = every[every % 3 != 0]
-    np.testing.assert_array_equal(_best_scores(queries, both.astype(np.float16), live), got[live])
+    np.testing.assert_array_equal(_best_scores(queries, both.astype(np.float16), live, second), got[live])
+    if two_cores:  # each half of the rows scored on its own thread: the same numbers as one pass
+        np.testing.assert_array_equal(got, _best_scores(queries, both.astype(np.float16), every))
 
 
 class _HashEmbedder:
@@ -63,7 +68,9 @@ def test_search_over_the_float16_matrix_ranks_as_float32_does(monkeypatch: pytes
     monkeypatch.setattr(index, "_both", index._both.astype(np.float32))
     monkeypatch.setattr(
         "agentgw_local.search.index._best_scores",
-        lambda q, rows, alive: (q.astype(np.float64) @ rows[alive].astype(np.float64).T).max(axis=0),
+        lambda q, rows, alive, second=None: (q.astype(np.float64) @ rows[alive].astype(np.float64).T).max(
+            axis=0
+        ),
     )
     reference = [[t["name"] for t in index.search(q, 10)] for q in queries]
     # Same tools, same best; near-ties (≤ 1e-4 apart) may swap places further down.
