@@ -21,6 +21,7 @@ from agentgw.config import ClientCredentials
 from agentgw.health import HealthReport, HealthTarget, check_published_gateway, run_health_check
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
+from agentgw_local.arguments import positive_seconds
 from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_output
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
@@ -52,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stack_arguments(parser, stack_help="check a deployed stack instead of the local one")
     parser.add_argument(
         "--timeout",
-        type=float,
+        type=positive_seconds,
         default=None,
         metavar="SECONDS",
         help=(

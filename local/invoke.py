@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
+from agentgw_local.arguments import positive_seconds
 from agentgw_local.locate import (
     LOCAL_JSON,
     StackLookupError,
@@ -62,7 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--url", metavar="URL", help="an agent API base URL (unsigned requests)")
     add_stack_arguments(parser, stack_help="a deployed stack (SigV4-signed requests)", stack_group=target)
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="SECONDS")
+    parser.add_argument(
+        "--timeout",
+        type=positive_seconds,
+        default=DEFAULT_TIMEOUT_S,
+        metavar="SECONDS",
+        help="how long to wait for the answer (default %(default)g)",
+    )
 
 
 def local_api_url(local_file: Path | None) -> str:

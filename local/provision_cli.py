@@ -12,6 +12,8 @@ import logging
 import sys
 from typing import Any
 
+from agentgw.provisioning.errors import InvalidInput
+from agentgw_local.arguments import port, stack_name
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.provision import (
     DEFAULT_PORT,
@@ -32,10 +34,12 @@ def add_parser(local_subparsers: Any) -> None:
         "provision", help="run statemachine/provision.asl.json on emulated AWS with the real handlers"
     )
     cmd.add_argument("--json", action="store_true", help="print the result as JSON (progress goes to stderr)")
-    cmd.add_argument("--stack-name", default=DEFAULT_STACK_NAME, help="stack name (default %(default)s)")
+    cmd.add_argument(
+        "--stack-name", type=stack_name, default=DEFAULT_STACK_NAME, help="stack name (default %(default)s)"
+    )
     cmd.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=DEFAULT_PORT,
         help="port of the local stack the published URLs point at (default %(default)s)",
     )
@@ -77,6 +81,9 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         restore_logs = route_function_logs(err, None if args.verbose else logging.WARNING)
         try:
             document, ok = _provision(aws, args, on_state, out)
+        except InvalidInput as exc:  # the execution input's own checks (--wait-seconds, --max-polls)
+            print(f"agentgw local provision: {exc}", file=err, flush=True)
+            return 2
         finally:
             restore_logs()
     if args.json:

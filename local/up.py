@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from agentgw_local.arguments import port, positive_int, stack_name
 from agentgw_local.aws import PortInUse
 from agentgw_local.locate import LOCAL_JSON, StackInfo
 from agentgw_local.stack import (
@@ -25,17 +26,22 @@ def add_parser(local_subparsers: Any) -> None:
     up.add_argument("--host", default=DEFAULT_HOST, help="address to listen on (default %(default)s)")
     up.add_argument(
         "--port",
-        type=int,
+        type=port,
         default=DEFAULT_PORT,
         help="HTTP port: gateway, Cognito, API (default %(default)s)",
     )
     up.add_argument(
-        "--aws-port", type=int, default=0, help="port of the emulated AWS endpoint (default: any free)"
+        "--aws-port", type=port, default=0, help="port of the emulated AWS endpoint (default: any free)"
     )
     up.add_argument(
-        "--stack-name", default=DEFAULT_STACK_NAME, help="stack name to provision (default %(default)s)"
+        "--stack-name",
+        type=stack_name,
+        default=DEFAULT_STACK_NAME,
+        help="stack name to provision (default %(default)s)",
     )
-    up.add_argument("--page-size", type=int, default=30, help="tools/list page size (default %(default)s)")
+    up.add_argument(
+        "--page-size", type=positive_int, default=30, help="tools/list page size (default %(default)s)"
+    )
     up.add_argument(
         "--state-file", type=Path, default=LOCAL_JSON, help="where to write the connection details"
     )

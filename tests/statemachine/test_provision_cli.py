@@ -61,3 +61,18 @@ def test_human_output_streams_states_then_a_summary(
     assert lines.index("→ CheckGateway entered") < lines.index("✓ CheckGateway exited")
     assert "provisioning SUCCEEDED" in lines
     assert any(line.startswith("  gateway  ") and "18124" in line and "READY" in line for line in lines)
+
+
+@pytest.mark.parametrize(
+    ("option", "says"),
+    [
+        (["--max-polls", "0"], "maxPolls must be between 1 and 1000, got 0"),
+        (["--wait-seconds", "-1"], "waitSeconds must be between 0 and 3600, got -1"),
+    ],
+)
+def test_out_of_range_polling_is_one_line_and_exit_2(option: list[str], says: str) -> None:
+    done = run("--port", "18125", *option)
+
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert f"agentgw local provision: {says}" in done.stderr
+    assert "Traceback" not in done.stderr
