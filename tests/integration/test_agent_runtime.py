@@ -3,6 +3,7 @@ answered through the local stack's gateway (offline provider)."""
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
@@ -13,6 +14,7 @@ import pytest
 import uvicorn
 
 from agentgw.agent.runtime_app import create_app
+from agentgw.agent.service import SESSION_ID
 from agentgw_local.stack import LocalStack
 
 
@@ -58,6 +60,55 @@ def test_invocation_answers_with_the_gateway(runtime_url: str) -> None:
     assert body["tool_calls"][0]["name"] == "timeweather___get_time"
     assert body["session_id"] == "runtime-session-0001"  # the runtime's session header names it
     assert body["request_id"]
+
+
+def _user_prompts(session_dir: Path, session_id: str) -> list[str]:
+    messages = session_dir / f"session_{session_id}" / "agents" / "agent_agentgw" / "messages"
+    records = [json.loads(path.read_text()) for path in messages.glob("message_*.json")]
+    records.sort(key=lambda record: record["message_id"])
+    return [
+        block["text"]
+        for record in records
+        if record["message"]["role"] == "user"
+        for block in record["message"]["content"]
+        if "text" in block
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "a" * 200,  # the runtime allows 33-256 characters; our session ids stop at 128
+        "urn:example:session/2f0c8b9e-4d2a-4c11-9a57-63f0d1b2e8aa",  # any characters
+    ],
+)
+def test_any_runtime_session_header_keeps_its_conversation(
+    runtime_url: str, header: str, tmp_path: Path
+) -> None:
+    # A runtime session id our own session ids cannot spell must still name one conversation,
+    # not a fresh one per invocation (the turns before would be silently lost).
+    answers = [
+        httpx.post(
+            f"{runtime_url}/invocations",
+            json={"prompt": prompt},
+            headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": header},
+            timeout=60,
+        )
+        for prompt in ("What time is it in Tokyo?", "What time is it in UTC?")
+    ]
+
+    assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
+    first, second = (a.json()["session_id"] for a in answers)
+    assert first == second
+    assert SESSION_ID.match(first)
+    assert _user_prompts(tmp_path, first) == ["What time is it in Tokyo?", "What time is it in UTC?"]
+    other = httpx.post(
+        f"{runtime_url}/invocations",
+        json={"prompt": "What time is it in UTC?"},
+        headers={"X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": header + "-other"},
+        timeout=60,
+    )
+    assert other.json()["session_id"] != first
 
 
 def test_payload_session_id_wins_over_the_header(runtime_url: str) -> None:

@@ -3,7 +3,8 @@
 AgentCore Runtime runs a container that serves `POST /invocations` and `GET /ping` on port
 8080; `bedrock_agentcore.BedrockAgentCoreApp` is that server. The payload is the agent API's
 request (`{"prompt", "session_id"?}`); when it has no `session_id`, the runtime's session
-header (`X-Amzn-Bedrock-AgentCore-Runtime-Session-Id`) names the conversation. Errors keep
+header (`X-Amzn-Bedrock-AgentCore-Runtime-Session-Id`) names the conversation (as is, or
+by a digest when it is not one of our session ids). Errors keep
 their HTTP status (400 for a bad request, 504 past the deadline), as in the HTTP API.
 
 Configuration is the same environment as the Lambda function (`agentgw.agent.settings`).
@@ -13,6 +14,7 @@ Run it locally with `python -m agentgw.agent.runtime_app [--port 8080]`.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 from collections.abc import Sequence
@@ -29,6 +31,20 @@ metrics = Metrics(namespace="agentgw", service="agentgw-runtime")
 service = AgentService(metrics=metrics, logger=logger)
 
 
+def runtime_session_id(header: str | None) -> str | None:
+    """The conversation the runtime's session header names, as one of our session ids.
+
+    The runtime takes 33-256 characters of anything; our ids (the session store's keys) are at
+    most 128 of `[A-Za-z0-9._-]`. An id we cannot use as is gets a stable digest, so every
+    invocation of that runtime session continues one conversation instead of starting afresh.
+    """
+    if not header:
+        return None
+    if SESSION_ID.match(header):
+        return header
+    return "rt-" + hashlib.sha256(header.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def create_app(agent_service: AgentService | None = None) -> BedrockAgentCoreApp:
     """A BedrockAgentCoreApp whose entrypoint answers with `agent_service`."""
     svc = agent_service or service
@@ -36,7 +52,7 @@ def create_app(agent_service: AgentService | None = None) -> BedrockAgentCoreApp
 
     @app.entrypoint
     def invoke(payload: Any, context: RequestContext) -> Any:
-        session = context.session_id if context.session_id and SESSION_ID.match(context.session_id) else None
+        session = runtime_session_id(context.session_id)
         request_id = BedrockAgentCoreContext.get_request_id()
         try:
             # The payload arrives decoded; re-encoding a non-object lets validation name its JSON type.
