@@ -7,19 +7,29 @@ not torch's two OpenMP threads: those wait on each other at every operator, whic
 machine is busy (measured: p50 183 ms against 10-48 ms per query embedding under load).
 
 There is one extra thread per process, and a search never queues behind another for it: when it is
-busy, the caller does the whole step itself, as if there were one core.
+busy, the caller does the whole step itself, as if there were one core. Nor does a search count on
+a core that other processes are using: then the extra thread waits for CPU while the caller waits
+for it, slower than one core alone (measured at load 2 on this 2-core machine: p50 16 ms against
+13.5). So each lending measures the share of its wall time the extra thread got a CPU for; under
+``MIN_CPU_SHARE`` the extra thread is not lent for ``BACKOFF_S``, after which the next search probes
+again.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 A = TypeVar("A")
 B = TypeVar("B")
+
+MIN_CPU_SHARE = 0.6
+BACKOFF_S = 1.0
+_MIN_JUDGED_S = 0.001
 
 
 def usable_cpus() -> int:
@@ -36,23 +46,26 @@ class SecondCore:
         self._free = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
+        self._starved_until = 0.0  # time.monotonic(): the extra thread found no free CPU lately
 
     def both(self, here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B] | None:
         """``(here(), there())``, ``there`` running on the second thread meanwhile; ``None``, and
-        nothing run, when another search holds the second thread.
+        nothing run, when another search holds the second thread or it found no free CPU lately.
 
         The callables run torch or NumPy code; each must set up what is thread-local itself
         (``torch.inference_mode()``). An exception from either is raised here, after both ended.
         """
-        if not self._free.acquire(blocking=False):
+        if time.monotonic() < self._starved_until or not self._free.acquire(blocking=False):
             return None
         try:
-            future = self._executor().submit(there)
+            future = self._executor().submit(_with_cpu_share, there, time.perf_counter())
             try:
                 first = here()
             finally:
                 # Wait even if `here` failed: the thread is not lent out again until it is done.
-                second = future.result()
+                second, cpu_share = future.result()
+            if cpu_share < MIN_CPU_SHARE:
+                self._starved_until = time.monotonic() + BACKOFF_S
             return first, second
         finally:
             self._free.release()
@@ -62,6 +75,15 @@ class SecondCore:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="agentgw-search")
             return self._pool
+
+
+def _with_cpu_share(fn: Callable[[], B], submitted: float) -> tuple[B, float]:
+    """``fn()`` and the share of the time since ``submitted`` this thread spent on a CPU (1.0 when
+    that time is too short to tell a busy CPU from the thread's wake-up)."""
+    cpu = time.thread_time()
+    result = fn()
+    wall = time.perf_counter() - submitted
+    return result, (time.thread_time() - cpu) / wall if wall >= _MIN_JUDGED_S else 1.0
 
 
 _shared: SecondCore | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -33,6 +34,17 @@ def test_a_busy_second_core_runs_nothing_and_says_so() -> None:
         assert core.both(lambda: ran.append("here"), lambda: ran.append("there")) is None
     assert ran == []
     assert core.both(lambda: 1, lambda: 2) == (1, 2)
+
+
+def test_a_second_thread_that_found_no_cpu_is_not_lent_for_a_while(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under load from other processes the extra thread waits for a CPU while the caller waits for
+    it: slower than one core. A lending where it was on a CPU for under MIN_CPU_SHARE of the time
+    (here: asleep, as a thread that gets no CPU) stops the lending for BACKOFF_S."""
+    core = SecondCore()
+    assert core.both(lambda: 1, lambda: time.sleep(0.02)) == (1, None)  # still answered
+    assert core.both(lambda: 1, lambda: 2) is None  # backing off: the caller goes alone
+    monkeypatch.setattr(core, "_starved_until", time.monotonic() - 1)  # BACKOFF_S later
+    assert core.both(lambda: 1, lambda: 2) == (1, 2)  # lent again
 
 
 def test_errors_are_raised_after_both_ended_and_the_core_is_lent_again() -> None:
