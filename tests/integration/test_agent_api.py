@@ -152,6 +152,38 @@ def test_multi_turn_session_keeps_history(local_stack: LocalStack, scripted: Scr
     assert [m["role"] for m in scripted.seen[0].messages] == ["user"]
 
 
+@pytest.mark.parametrize("earlier", [[], ["Earlier request", "Earlier answer"]], ids=["new", "existing"])
+def test_two_requests_of_one_session_at_once_keep_the_turn_saved_first(
+    local_stack: LocalStack, scripted: Script, earlier: list[str]
+) -> None:
+    session = f"itest-session-busy-{len(earlier)}"
+    if earlier:
+        scripted.play(Turn(text=earlier[1]))
+        assert prompt(api(local_stack), {"prompt": earlier[0], "session_id": session}).status_code == 200
+    meanwhile: list[Any] = []
+
+    def answer_after_another_request(messages: Any) -> str:
+        # While this request is answering, another request of the session runs and is saved.
+        meanwhile.append(prompt(api(local_stack), {"prompt": "Second request", "session_id": session}))
+        return "First answer"
+
+    scripted.play(Turn(text=answer_after_another_request), Turn(text="Second answer"))
+    first = prompt(api(local_stack), {"prompt": "First request", "session_id": session})
+
+    assert meanwhile[0].status_code == 200, meanwhile[0].text
+    # Not a 200 whose turn silently overwrote the other one: the client is told to send it again.
+    assert first.status_code == 409, first.text
+    body = first.json()
+    assert (body["error"], body["session_id"]) == ("session_busy", session)
+    assert "not saved" in body["message"]
+
+    scripted.play(Turn(text="Third answer"))
+    third = prompt(api(local_stack), {"prompt": "Third request", "session_id": session})
+    assert third.status_code == 200, third.text
+    texts = [b["text"] for m in scripted.seen[0].messages for b in m["content"] if "text" in b]
+    assert texts == [*earlier, "Second request", "Second answer", "Third request"]
+
+
 def test_without_session_id_a_new_session_is_made(local_stack: LocalStack, scripted: Script) -> None:
     scripted.play(Turn(text="one"))
     first = prompt(api(local_stack), {"prompt": "first"})

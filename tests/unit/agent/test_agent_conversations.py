@@ -12,7 +12,7 @@ from integration.agent_support import Script, ScriptedModel, Turn
 from strands import Agent
 from strands.session import FileSessionManager
 
-from agentgw.agent.conversations import FileConversations
+from agentgw.agent.conversations import ConversationConflict, FileConversations, S3Conversations
 
 
 def _tool() -> Any:
@@ -32,7 +32,9 @@ def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = FileSessionManager._write_file
 
     def counting(self: FileSessionManager, path: str, data: dict[str, Any]) -> None:
-        written.append(Path(path).name)
+        # A new message is staged (".message_0.json.<hex>.staged") and then linked into place.
+        name = Path(path).name
+        written.append(name[1:].split(".staged")[0].rsplit(".", 1)[0] if name.endswith(".staged") else name)
         original(self, path, data)
 
     monkeypatch.setattr(FileSessionManager, "_write_file", counting)
@@ -176,3 +178,63 @@ def test_closing_a_finished_turn_changes_nothing(tmp_path: Path) -> None:
     before = list(agent.messages)
     conversation.close_interrupted_turn(agent, "unused")
     assert agent.messages == before
+
+
+def _stored_texts(conversation: FileSessionManager | S3Conversations) -> list[str]:
+    return [
+        block["text"]
+        for stored in conversation.list_messages("s-1", "agentgw")
+        for block in stored.message["content"]
+        if "text" in block
+    ]
+
+
+def _two_requests_at_once(make: Any) -> None:
+    """Two requests of one session load it together; the first to save keeps its turn."""
+    script = Script()
+    script.play(Turn(text="It is noon."))
+    _ask_with(make, script, "What time is it?")[1].flush()  # the session's earlier turn
+
+    script.play(Turn(text="Noon in Tokyo."), Turn(text="Noon in Paris."))
+    first, first_store = _agent_with(make, ScriptedModel(script))
+    second, second_store = _agent_with(make, ScriptedModel(script))
+    first("And in Tokyo?")
+    second("And in Paris?")
+    first_store.flush()
+    with pytest.raises(ConversationConflict, match="message 2 exists"):
+        second_store.flush()
+
+    stored = make()
+    assert _stored_texts(stored) == ["What time is it?", "It is noon.", "And in Tokyo?", "Noon in Tokyo."]
+    assert stored.read_agent("s-1", "agentgw") is not None
+
+
+def _agent_with(make: Any, model: Any) -> tuple[Agent, Any]:
+    conversation = make()
+    agent = Agent(
+        model=model, tools=[_tool()], callback_handler=None, session_manager=conversation, agent_id="agentgw"
+    )
+    return agent, conversation
+
+
+def _ask_with(make: Any, script: Script, prompt: str) -> tuple[Agent, Any]:
+    agent, conversation = _agent_with(make, ScriptedModel(script))
+    agent(prompt)
+    return agent, conversation
+
+
+def test_concurrent_turns_of_a_session_in_files_never_overwrite_each_other(tmp_path: Path) -> None:
+    _two_requests_at_once(lambda: FileConversations(session_id="s-1", storage_dir=str(tmp_path)))
+    assert not list(tmp_path.rglob("*.staged"))  # staging files are removed
+
+
+def test_concurrent_turns_of_a_session_in_s3_never_overwrite_each_other(aws: Any) -> None:
+    aws.client("s3").create_bucket(Bucket="agentgw-conversations")
+    _two_requests_at_once(
+        lambda: S3Conversations(
+            session_id="s-1",
+            bucket="agentgw-conversations",
+            prefix="sessions/",
+            region_name="us-east-1",
+        )
+    )

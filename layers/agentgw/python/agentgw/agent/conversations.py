@@ -9,17 +9,31 @@ index); reads see the held records. A request that dies before `flush` leaves th
 conversation as it was before the request, never half a turn. A turn the agent could not
 finish (deadline, model or tool error, turn limit) is closed before it is written
 (`close_interrupted_turn`), so that the next request of the session still works.
+
+Two requests of one session at once both load the same conversation and number their new
+messages from the same index. Messages are created only where none is stored yet (a new file
+by hard link, an S3 PUT with `If-None-Match: *`): the first to save keeps its turn, the other
+gets `ConversationConflict` with nothing of its turn written, instead of overwriting the first.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import uuid
 from typing import Any
 
+from botocore.exceptions import ClientError
 from strands import Agent
 from strands.session import FileSessionManager, S3SessionManager
 from strands.session.repository_session_manager import RepositorySessionManager
 from strands.types.content import ContentBlock, Message
+from strands.types.exceptions import SessionException
 from strands.types.session import Session, SessionAgent, SessionMessage
+
+
+class ConversationConflict(RuntimeError):
+    """Another request of the session saved its turn while this one ran; this turn was not saved."""
 
 
 class _WriteBehind(RepositorySessionManager):
@@ -118,27 +132,75 @@ class _WriteBehind(RepositorySessionManager):
         agent.messages.append(message)
         self.append_message(message, agent)
 
+    def _create_message_once(self, agent_id: str, message: SessionMessage) -> bool:
+        """Store a new message unless one with its index is stored already (then False)."""
+        raise NotImplementedError
+
     def flush(self) -> None:
-        """Write what the invocation changed; each record once."""
+        """Write what the invocation changed; each record once.
+
+        Raises `ConversationConflict` when another request of the session saved first.
+        """
         session, agents, messages = self._held_session, self._held_agents, self._held_messages
         self._held_session, self._held_agents, self._held_messages = None, {}, {}
         if session is not None:
-            super().create_session(session)
+            try:
+                super().create_session(session)
+            except SessionException:
+                # Another request created the session meanwhile: whose turn is kept is decided
+                # by the messages below.
+                if super().read_session(session.session_id) is None:
+                    raise
         for agent, created in agents.values():
             if created:
                 super().create_agent(self.session_id, agent)
-            else:
-                super().update_agent(self.session_id, agent)
-        for (agent_id, _), (message, created) in sorted(messages.items(), key=lambda item: item[0]):
-            if created:
-                super().create_message(self.session_id, agent_id, message)
-            else:
+        for (agent_id, index), (message, created) in sorted(messages.items(), key=lambda item: item[0]):
+            if not created:
                 super().update_message(self.session_id, agent_id, message)
+            elif not self._create_message_once(agent_id, message):
+                raise ConversationConflict(
+                    f"another request of session {self.session_id} saved its turn while this one ran "
+                    f"(message {index} exists); this turn was not saved: send it again"
+                )
+        # After the messages: a refused turn leaves the stored agent record (its state) as it was.
+        for agent, created in agents.values():
+            if not created:
+                super().update_agent(self.session_id, agent)
 
 
 class FileConversations(_WriteBehind, FileSessionManager):
     """Conversations as files (the local stack), written once per request."""
 
+    def _create_message_once(self, agent_id: str, message: SessionMessage) -> bool:
+        path = self._get_message_path(self.session_id, agent_id, message.message_id)
+        directory, name = os.path.split(path)
+        staged = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.staged")  # not listed as a message
+        self._write_file(staged, message.to_dict())
+        try:
+            os.link(staged, path)  # atomic, and refuses a name that exists
+        except FileExistsError:
+            return False
+        finally:
+            os.unlink(staged)
+        return True
+
 
 class S3Conversations(_WriteBehind, S3SessionManager):
     """Conversations in S3 (deployed), written once per request."""
+
+    def _create_message_once(self, agent_id: str, message: SessionMessage) -> bool:
+        key = self._get_message_path(self.session_id, agent_id, message.message_id)
+        body = json.dumps(message.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
+        try:
+            self.client.put_object(
+                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
+            )
+        except ClientError as exc:
+            # 412: the key exists; 409: a concurrent conditional PUT of the same key is under way.
+            if exc.response.get("Error", {}).get("Code") in {
+                "PreconditionFailed",
+                "ConditionalRequestConflict",
+            }:
+                return False
+            raise SessionException(f"Failed to write S3 object {key}: {exc}") from exc
+        return True

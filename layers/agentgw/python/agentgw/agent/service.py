@@ -42,7 +42,7 @@ from strands import Agent
 from strands.hooks import AfterToolCallEvent, BeforeToolCallEvent, HookProvider, HookRegistry
 
 from agentgw.agent import credentials, models
-from agentgw.agent.conversations import FileConversations, S3Conversations
+from agentgw.agent.conversations import ConversationConflict, FileConversations, S3Conversations
 from agentgw.agent.settings import (
     MAX_BODY_BYTES,
     MAX_PROMPT_CHARS,
@@ -371,6 +371,18 @@ class AgentService:
         self._metric("PromptToolErrors", sum(1 for c in tool_calls if c["is_error"]))
         self._metric("PromptInputTokens", usage["input_tokens"])
         self._metric("PromptOutputTokens", usage["output_tokens"])
+        if isinstance(outcome.error, ConversationConflict):
+            # Answered, but another request of the session saved first: say so, and keep its turn.
+            self._log.warning("conversation not saved: %s", outcome.error)
+            return error_reply(
+                409,
+                "session_busy",
+                str(outcome.error),
+                request_id,
+                session_id=session_id,
+                model=model_name,
+                tool_calls=tool_calls,
+            )
         if outcome.error is not None:
             return self._agent_failed(
                 outcome.error, request_id, session_id=session_id, model=model_name, tool_calls=tool_calls
