@@ -77,6 +77,24 @@ def test_tools_search(local_file: Path) -> None:
     assert json.loads(out)[0]["name"] == f"{target_name()}___get_weather"
 
 
+def test_output_into_a_closed_pipe_is_no_traceback(local_file: Path) -> None:
+    # `agentgw tools list | head -1`: the reader is gone before the output is written.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        done = subprocess.run(
+            [*AGENTGW, "tools", "list", "--local-file", str(local_file)],
+            stdout=write,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr
+    assert done.returncode == 141  # 128 + SIGPIPE: what a shell reports for a command its pipe ended
+
+
 def test_tools_without_a_local_stack(tmp_path: Path) -> None:
     code, _, err = tools("list", local_file=tmp_path / "missing.json")
     assert code == 1 and "agentgw local up" in err
