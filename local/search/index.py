@@ -8,7 +8,8 @@ Hybrid retrieval, all on CPU:
    alone; a tool's dense score is the sum of both cosines (the description alone is not diluted by
    parameter detail; the full text catches parameter matches). A multi-step query is also embedded
    clause by clause and each tool keeps its best clause (a task needing three tools matches each in
-   a different clause).
+   a different clause); such a query's own vector is then the mean of its clauses' vectors, not a
+   model pass of its own.
 3. Fusion: z-scores of the two signals over the indexed tools, lexical weighted ``lexical_weight``.
 4. Pseudo-relevance feedback: the query vector moves towards the mean of the first ``prf_depth``
    results and the dense score is recomputed (one matrix product, no second model call).
@@ -93,6 +94,10 @@ class SearchParams:
     name_weight: float = 0.4
     # The learned query adapter (query_adapter.py), for the MiniLM embedder it was fitted on.
     query_adapter: bool = True
+    # A multi-step query's own vector is the mean of its clauses' instead of a model pass over the
+    # whole query: ~40% fewer tokens through the model, dev R@10 the same (livemcpbench 57.1 ->
+    # 57.5, metatool 91.2 -> 91.0 on every 4th query).
+    query_from_clauses: bool = True
 
 
 def is_search_tool(name: str) -> bool:
@@ -346,6 +351,16 @@ class ToolIndex:
 
     # -- search ------------------------------------------------------------------------------------
 
+    def _query_vectors(self, query: str, clauses: list[str]) -> np.ndarray | None:
+        """The query's vector, then its clauses' vectors (none for a one-clause query)."""
+        if self._embedder is None:
+            return None
+        if not clauses or not self.params.query_from_clauses:
+            return self._embedder.encode([query, *clauses])
+        vectors = self._embedder.encode(clauses)
+        whole = vectors.mean(axis=0)
+        return np.vstack([whole / max(float(np.linalg.norm(whole)), 1e-9), vectors])
+
     def search(self, query: str, k: int = 10) -> list[dict[str, Any]]:
         """Up to ``k`` tool definitions for ``query``, most relevant first (fewer when few are useful)."""
         if not isinstance(query, str):
@@ -358,9 +373,7 @@ class ToolIndex:
         p = self.params
         q_tokens = lexical_tokens(query)
         clauses = split_query(query) if p.split_queries else []
-        q_vectors = (
-            self._embedder.encode([query, *clauses]) if self._embedder is not None else None
-        )  # the model call runs outside the lock
+        q_vectors = self._query_vectors(query, clauses)  # the model call runs outside the lock
         # Ranking uses the adapted vectors; the no-noise thresholds the model's own cosines.
         raw_vectors = q_vectors
         if q_vectors is not None and self._adapter is not None:

@@ -7,7 +7,7 @@ import copy
 import pytest
 from search_toolset import TOOLS, CountingEmbedder, tool
 
-from agentgw_local.search import SEARCH_TOOL_NAME, MiniLMEmbedder, ToolIndex
+from agentgw_local.search import SEARCH_TOOL_NAME, MiniLMEmbedder, SearchParams, ToolIndex
 
 
 @pytest.fixture
@@ -155,3 +155,22 @@ def test_a_word_only_the_lexical_side_knows_ranks_its_tool_first(index: ToolInde
     index.upsert([tool("acme___zorblat_sync", "Synchronise the zorblat ledgers.", ledger="Ledger id")])
     for query in ("zorblat", "sync my zorblat"):
         assert names(index.search(query))[0] == "acme___zorblat_sync"
+
+
+def test_a_multi_step_query_is_embedded_clause_by_clause_only(embedder: MiniLMEmbedder) -> None:
+    """Each step of a task finds its own tool; the model embeds the clauses, not the whole query
+    again (its vector is the clauses' mean), unless query_from_clauses is off."""
+    query = "translate this sentence to Spanish, then send a message to bob@example.com"
+    clauses = ["translate this sentence to Spanish", "send a message to bob@example.com"]
+    for from_clauses, embedded in ((True, clauses), (False, [query, *clauses])):
+        counting = CountingEmbedder(embedder)
+        index = ToolIndex(embedder=counting, params=SearchParams(query_from_clauses=from_clauses))
+        index.upsert(copy.deepcopy(TOOLS))
+        counting.texts.clear()
+        found = names(index.search(query, 3))
+        assert counting.texts == embedded
+        assert {"lang___translate_text", "mail___send_email"} <= set(found), found
+    one_step = "what time is it in Tokyo right now"
+    counting.texts.clear()
+    index.search(one_step)
+    assert counting.texts == [one_step]
