@@ -10,9 +10,10 @@ There is one extra thread per process, and a search never queues behind another 
 busy, the caller does the whole step itself, as if there were one core. Nor does a search count on
 a core that other processes are using: then the extra thread waits for CPU while the caller waits
 for it, slower than one core alone (measured at load 2 on this 2-core machine: p50 16 ms against
-13.5). So each lending measures the share of its wall time the extra thread got a CPU for; under
-``MIN_CPU_SHARE`` the extra thread is not lent for ``BACKOFF_S``, after which the next search probes
-again.
+13.5). So each lending measures the share of its wall time the extra thread got a CPU for; after
+``STARVED_IN_A_ROW`` lendings under ``MIN_CPU_SHARE`` the extra thread is not lent for ``BACKOFF_S``,
+after which the next search probes again. One starved lending is not enough: a quiet machine has
+them too (a tick of another process), and backing off for each cost ~20% of the quiet p50.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ A = TypeVar("A")
 B = TypeVar("B")
 
 MIN_CPU_SHARE = 0.6
+STARVED_IN_A_ROW = 3
 BACKOFF_S = 1.0
 _MIN_JUDGED_S = 0.001
 
@@ -47,6 +49,7 @@ class SecondCore:
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
         self._starved_until = 0.0  # time.monotonic(): the extra thread found no free CPU lately
+        self._starved_in_a_row = 0
 
     def both(self, here: Callable[[], A], there: Callable[[], B]) -> tuple[A, B] | None:
         """``(here(), there())``, ``there`` running on the second thread meanwhile; ``None``, and
@@ -64,8 +67,15 @@ class SecondCore:
             finally:
                 # Wait even if `here` failed: the thread is not lent out again until it is done.
                 second, cpu_share = future.result()
-            if cpu_share < MIN_CPU_SHARE:
-                self._starved_until = time.monotonic() + BACKOFF_S
+            if cpu_share is None:  # too short to tell
+                pass
+            elif cpu_share >= MIN_CPU_SHARE:
+                self._starved_in_a_row = 0
+            else:
+                self._starved_in_a_row += 1
+                if self._starved_in_a_row >= STARVED_IN_A_ROW:
+                    self._starved_in_a_row = 0
+                    self._starved_until = time.monotonic() + BACKOFF_S
             return first, second
         finally:
             self._free.release()
@@ -77,13 +87,13 @@ class SecondCore:
             return self._pool
 
 
-def _with_cpu_share(fn: Callable[[], B], submitted: float) -> tuple[B, float]:
-    """``fn()`` and the share of the time since ``submitted`` this thread spent on a CPU (1.0 when
-    that time is too short to tell a busy CPU from the thread's wake-up)."""
+def _with_cpu_share(fn: Callable[[], B], submitted: float) -> tuple[B, float | None]:
+    """``fn()`` and the share of the time since ``submitted`` this thread spent on a CPU (``None``
+    when that time is too short to tell a busy CPU from the thread's wake-up)."""
     cpu = time.thread_time()
     result = fn()
     wall = time.perf_counter() - submitted
-    return result, (time.thread_time() - cpu) / wall if wall >= _MIN_JUDGED_S else 1.0
+    return result, (time.thread_time() - cpu) / wall if wall >= _MIN_JUDGED_S else None
 
 
 _shared: SecondCore | None = None
