@@ -46,8 +46,7 @@ class SecondCore:
 
     def __init__(self) -> None:
         self._free = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None  # created by the first lending, under _free
         self._starved_until = 0.0  # time.monotonic(): the extra thread found no free CPU lately
         self._starved_in_a_row = 0
 
@@ -61,7 +60,9 @@ class SecondCore:
         if time.monotonic() < self._starved_until or not self._free.acquire(blocking=False):
             return None
         try:
-            future = self._executor().submit(_with_cpu_share, there, time.perf_counter())
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(1, thread_name_prefix="agentgw-search")
+            future = self._pool.submit(_with_cpu_share, there, time.perf_counter())
             try:
                 first = here()
             finally:
@@ -79,12 +80,6 @@ class SecondCore:
             return first, second
         finally:
             self._free.release()
-
-    def _executor(self) -> ThreadPoolExecutor:
-        with self._pool_lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="agentgw-search")
-            return self._pool
 
 
 def _with_cpu_share(fn: Callable[[], B], submitted: float) -> tuple[B, float | None]:
