@@ -29,7 +29,7 @@ from strands.types.tools import ToolSpec
 from agentgw.agent import credentials, models
 from agentgw.agent.offline import turn_events
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import TOOL_LISTS, ToolSelection
+from agentgw.agent.tool_loading import HANDSHAKES, TOOL_LISTS, ToolSelection
 from agentgw.config import ClientCredentials, GatewayConfig
 
 PROVIDER = "scripted"
@@ -217,11 +217,13 @@ def agent_uses(monkeypatch: pytest.MonkeyPatch, gateway: IsolatedGateway) -> Ite
     monkeypatch.setenv("AGENTGW_CONFIG_PARAMETER", gateway.parameter_name)
     credentials.reset_caches()
     TOOL_LISTS.clear()
+    HANDSHAKES.clear()
     try:
         yield
     finally:
         credentials.reset_caches()
         TOOL_LISTS.clear()
+        HANDSHAKES.clear()
 
 
 class TokenCounter:

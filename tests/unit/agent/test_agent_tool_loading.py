@@ -7,7 +7,7 @@ import re
 import mcp.types
 import pytest
 
-from agentgw.agent.tool_loading import ToolListCache, ToolLoadingError, parse_search_result, tool_alias
+from agentgw.agent.tool_loading import ToolLoadingError, TtlCache, parse_search_result, tool_alias
 
 MODEL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 
@@ -56,7 +56,7 @@ def test_search_result_from_structured_content_or_text() -> None:
 
 def test_tool_list_cache_ttl() -> None:
     now = [100.0]
-    cache = ToolListCache(clock=lambda: now[0])
+    cache: TtlCache[list[mcp.types.Tool]] = TtlCache(clock=lambda: now[0])
     fetched: list[int] = []
     tool = mcp.types.Tool.model_validate({"name": "a", "inputSchema": {"type": "object"}})
 

@@ -586,6 +586,7 @@ class _Invocation:
                     config.gateway_url,
                     auth,
                     startup_timeout_s=min(settings.mcp_timeout_s, remaining),
+                    handshake_ttl_s=settings.tool_list_ttl_s,
                 ) as gateway:
                     deadline = asyncio.timeout(self._deadline - time.monotonic())
                     try:

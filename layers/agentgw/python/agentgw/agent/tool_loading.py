@@ -1,9 +1,13 @@
 """Which gateway tools the agent gets, under which names, and the MCP session that calls them.
 
-- The MCP session (`open_gateway_session`) lives on the invocation's own event loop: opened
-  (`initialize`), used and closed (`DELETE`) inside the invocation, with no thread of its own,
-  so nothing of it is left to survive a Lambda freeze. Cancelling the invocation's task (the
-  deadline) cancels whatever the session was waiting for.
+- The MCP session (`open_gateway_session`) lives on the invocation's own event loop: opened,
+  used and closed inside the invocation, with no thread of its own, so nothing of it is left to
+  survive a Lambda freeze. Cancelling the invocation's task (the deadline) cancels whatever the
+  session was waiting for. With a gateway that lists MCP 2026-07-28 (the stateless revision)
+  there is nothing to open or close on the wire: each request carries its protocol version, so
+  a warm invocation sends only its `tools/call`s. Which revision a gateway speaks is learnt once
+  (`server/discover`, else the `initialize` handshake of 2025-11-25 and earlier) and cached per
+  gateway URL like the tool list.
 - The tool list (every `tools/list` page) is cached per gateway URL for a TTL, so a warm
   function lists tools once per TTL, not once per request. The session learns the tools'
   output schemas from that list, so checking a `tools/call` result needs no `tools/list`.
@@ -28,14 +32,14 @@ import re
 import ssl
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Generator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 import httpx2  # the mcp SDK's HTTP client (imported by `mcp` anyway)
 import mcp.types
-from mcp import ClientSession, MCPError
+from mcp import Client, ClientSession, MCPError
 from strands.types.tools import AgentTool, ToolGenerator, ToolResult, ToolResultContent, ToolSpec, ToolUse
 
 if TYPE_CHECKING:
@@ -51,6 +55,8 @@ CLIENT_INFO = mcp.types.Implementation(name="agentgw-agent", version="1.0")
 _IMAGE_FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/gif": "gif", "image/webp": "webp"}
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ToolLoadingError(RuntimeError):
@@ -75,40 +81,53 @@ def tool_alias(name: str) -> str:
 
 
 @dataclass
-class _CachedList:
-    tools: list[mcp.types.Tool]
-    fetched_at: float
+class _Cached(Generic[T]):
+    value: T
+    stored_at: float
 
 
-class ToolListCache:
-    """Tool lists per gateway URL, each kept for `ttl_s` seconds. Thread-safe."""
+class TtlCache(Generic[T]):
+    """Values per gateway URL, each kept for a TTL given at lookup. Thread-safe."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._lock = threading.Lock()
-        self._lists: dict[str, _CachedList] = {}
-        self.fetches = 0  # how many times a list was fetched from a gateway (metrics, tests)
+        self._values: dict[str, _Cached[T]] = {}
+        self.fetches = 0  # how many values were fetched from a gateway and stored (metrics, tests)
 
-    def lookup(self, key: str, ttl_s: float) -> list[mcp.types.Tool] | None:
-        """The cached list if younger than `ttl_s` (the TTL in force now: a new setting applies at once)."""
+    def lookup(self, key: str, ttl_s: float) -> T | None:
+        """The cached value if younger than `ttl_s` (the TTL in force now: a new setting applies at once)."""
         now = self._clock()
         with self._lock:
-            cached = self._lists.get(key)
-            if cached is not None and now - cached.fetched_at < ttl_s:
-                return cached.tools
+            cached = self._values.get(key)
+            if cached is not None and now - cached.stored_at < ttl_s:
+                return cached.value
         return None
 
-    def store(self, key: str, tools: list[mcp.types.Tool]) -> None:
+    def store(self, key: str, value: T) -> None:
         with self._lock:
             self.fetches += 1
-            self._lists[key] = _CachedList(tools, self._clock())
+            self._values[key] = _Cached(value, self._clock())
+
+    def forget(self, key: str) -> None:
+        with self._lock:
+            self._values.pop(key, None)
 
     def clear(self) -> None:
         with self._lock:
-            self._lists.clear()
+            self._values.clear()
 
 
-TOOL_LISTS = ToolListCache()
+@dataclass(frozen=True)
+class Handshake:
+    """How a gateway was last opened: the revision it speaks and, for 2026, its discover result."""
+
+    version: str
+    discover: mcp.types.DiscoverResult | None  # None: the `initialize` handshake (2025-11-25 and earlier)
+
+
+TOOL_LISTS: TtlCache[list[mcp.types.Tool]] = TtlCache()
+HANDSHAKES: TtlCache[Handshake] = TtlCache()
 
 
 @functools.cache
@@ -150,13 +169,24 @@ class GatewaySession:
 
     `call_tool` checks a successful result against the tool's output schema, as the SDK's
     `ClientSession.call_tool` does, but takes the schemas from the (cached) tool list it was
-    given (`learn`) instead of sending a `tools/list` on every new session.
+    given (`learn`) instead of sending a `tools/list` on every new session. A request the
+    gateway refuses for its protocol version calls `on_version_refused` (the cached handshake
+    is dropped, so the next invocation negotiates again).
     """
 
-    def __init__(self, session: ClientSession) -> None:
+    def __init__(self, session: ClientSession, on_version_refused: Callable[[], None] | None = None) -> None:
         self.session = session
+        self._on_version_refused = on_version_refused
         self._output_schemas: dict[str, dict[str, Any] | None] = {}
         self._validators: dict[str, Validator] = {}
+
+    async def _send(self, request: Awaitable[R]) -> R:
+        try:
+            return await request
+        except MCPError as exc:
+            if exc.code == mcp.types.UNSUPPORTED_PROTOCOL_VERSION and self._on_version_refused is not None:
+                self._on_version_refused()
+            raise
 
     def learn(self, tools: list[mcp.types.Tool]) -> None:
         for tool in tools:
@@ -168,7 +198,7 @@ class GatewaySession:
         cursor: str | None = None
         for _ in range(MAX_LIST_PAGES):
             params = mcp.types.PaginatedRequestParams(cursor=cursor) if cursor else None
-            page = await self.session.list_tools(params=params)
+            page = await self._send(self.session.list_tools(params=params))
             tools.extend(page.tools)
             cursor = page.next_cursor
             if not cursor:
@@ -177,9 +207,9 @@ class GatewaySession:
         raise ToolLoadingError(f"the gateway's tools/list did not end after {MAX_LIST_PAGES} pages")
 
     async def call_tool(self, name: str, arguments: dict[str, Any] | None) -> mcp.types.CallToolResult:
-        result = await self.session.send_request(
-            mcp.types.CallToolRequest(params=mcp.types.CallToolRequestParams(name=name, arguments=arguments)),
-            mcp.types.CallToolResult,
+        params = mcp.types.CallToolRequestParams(name=name, arguments=arguments)
+        result = await self._send(
+            self.session.send_request(mcp.types.CallToolRequest(params=params), mcp.types.CallToolResult)
         )
         if not result.is_error:
             self._validate(name, result)
@@ -207,17 +237,30 @@ class GatewaySession:
 
 @asynccontextmanager
 async def open_gateway_session(
-    url: str, auth: _Auth, *, startup_timeout_s: float
+    url: str,
+    auth: _Auth,
+    *,
+    startup_timeout_s: float,
+    handshake_ttl_s: float,
+    handshakes: TtlCache[Handshake] = HANDSHAKES,
 ) -> AsyncIterator[GatewaySession]:
-    """An MCP session with the gateway for the duration of the block, closed (`DELETE`) after it.
+    """An MCP session with the gateway for the duration of the block.
 
-    Raises `GatewayTimeout` when `initialize` is not answered within `startup_timeout_s`, and
-    `ToolLoadingError` when the session cannot be opened. The gateway speaks the 2025 protocol
-    versions, so the session is opened with `initialize` directly (the SDK's automatic mode
-    would first probe the 2026 `server/discover`: one wasted round trip per invocation).
+    A gateway known (within `handshake_ttl_s`) to speak 2026-07-28 is used at once: its cached
+    discover result is adopted, nothing is sent before the first real request, and there is no
+    session to close. Otherwise the SDK's automatic negotiation runs (`server/discover`, falling
+    back to `initialize` on a gateway that does not list 2026-07-28) and its outcome is cached:
+    such a gateway gets `initialize` directly next time, and its session is closed (`DELETE`)
+    after the block. The spec lets a client pin a 2026 revision without probing; a gateway that
+    stops accepting it answers -32022, which drops the cached handshake.
+
+    Raises `GatewayTimeout` when the negotiation is not answered within `startup_timeout_s`,
+    and `ToolLoadingError` when no session can be opened.
     """
     from mcp.client.streamable_http import streamable_http_client
 
+    known = handshakes.lookup(url, handshake_ttl_s)
+    mode = "auto" if known is None else known.version if known.discover is not None else "legacy"
     async with (
         httpx2.AsyncClient(
             auth=_BearerAuth(auth),
@@ -226,12 +269,18 @@ async def open_gateway_session(
             # Reads are bounded by the invocation's deadline (a tool may take most of it).
             timeout=httpx2.Timeout(startup_timeout_s, read=None),
         ) as http,
-        streamable_http_client(url, http_client=http) as (read, write),
-        ClientSession(read, write, client_info=CLIENT_INFO) as session,
+        AsyncExitStack() as stack,
     ):
+        client = Client(
+            streamable_http_client(url, http_client=http),
+            mode=mode,
+            prior_discover=known.discover if known is not None else None,
+            client_info=CLIENT_INFO,
+            cache=None,  # the tool list has its own cache (TOOL_LISTS); nothing else is cacheable here
+        )
         try:
             async with asyncio.timeout(startup_timeout_s):
-                await session.initialize()
+                await stack.enter_async_context(client)
         except TimeoutError:
             raise GatewayTimeout(
                 f"the gateway did not open an MCP session within {startup_timeout_s:.1f} s"
@@ -240,7 +289,10 @@ async def open_gateway_session(
             raise ToolLoadingError(
                 f"could not open an MCP session with the gateway: {_root_cause(exc)}"
             ) from exc
-        yield GatewaySession(session)
+        session = client.session
+        if known is None and session.protocol_version is not None:
+            handshakes.store(url, Handshake(session.protocol_version, session.discover_result))
+        yield GatewaySession(session, on_version_refused=functools.partial(handshakes.forget, url))
 
 
 class GatewayTool(AgentTool):
@@ -368,7 +420,7 @@ async def select_tools(
     threshold: int,
     top_k: int,
     always_search: bool = False,
-    cache: ToolListCache = TOOL_LISTS,
+    cache: TtlCache[list[mcp.types.Tool]] = TOOL_LISTS,
 ) -> ToolSelection:
     """The tools for this prompt: all of them, or the search's top `top_k` when there are many.
 
