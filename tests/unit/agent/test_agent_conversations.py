@@ -11,6 +11,7 @@ import pytest
 from integration.agent_support import Script, ScriptedModel, Turn
 from strands import Agent
 from strands.session import FileSessionManager
+from strands.types.session import SessionMessage
 
 from agentgw.agent.conversations import ConversationConflict, FileConversations, S3Conversations
 
@@ -30,14 +31,19 @@ def _tool() -> Any:
 def writes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     written: list[str] = []
     original = FileSessionManager._write_file
+    original_create = FileConversations._create_message_once
 
     def counting(self: FileSessionManager, path: str, data: dict[str, Any]) -> None:
-        # A new message is staged (".message_0.json.<hex>.staged") and then linked into place.
-        name = Path(path).name
-        written.append(name[1:].split(".staged")[0].rsplit(".", 1)[0] if name.endswith(".staged") else name)
+        written.append(Path(path).name)
         original(self, path, data)
 
+    def counting_create(self: FileConversations, agent_id: str, message: SessionMessage) -> bool:
+        # New messages are staged and linked into place, not written by `_write_file`.
+        written.append(f"message_{message.message_id}.json")
+        return original_create(self, agent_id, message)
+
     monkeypatch.setattr(FileSessionManager, "_write_file", counting)
+    monkeypatch.setattr(FileConversations, "_create_message_once", counting_create)
     return written
 
 

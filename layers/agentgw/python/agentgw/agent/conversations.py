@@ -32,6 +32,14 @@ from strands.types.exceptions import SessionException
 from strands.types.session import Session, SessionAgent, SessionMessage
 
 
+def _dumps(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False)
+
+
+def _private(path: str, flags: int) -> int:
+    return os.open(path, flags, 0o600)
+
+
 class ConversationConflict(RuntimeError):
     """Another request of the session saved its turn while this one ran; this turn was not saved."""
 
@@ -174,8 +182,12 @@ class FileConversations(_WriteBehind, FileSessionManager):
     def _create_message_once(self, agent_id: str, message: SessionMessage) -> bool:
         path = self._get_message_path(self.session_id, agent_id, message.message_id)
         directory, name = os.path.split(path)
+        os.makedirs(directory, mode=0o700, exist_ok=True)
         staged = os.path.join(directory, f".{name}.{uuid.uuid4().hex}.staged")  # not listed as a message
-        self._write_file(staged, message.to_dict())
+        # A new name of our own (O_EXCL: never follows a planted symlink), so no temporary file and
+        # rename as in Strands' `_write_file`; compact JSON takes the C encoder (indent does not).
+        with open(staged, "x", encoding="utf-8", newline="\n", opener=_private) as file:
+            file.write(_dumps(message.to_dict()))
         try:
             os.link(staged, path)  # atomic, and refuses a name that exists
         except FileExistsError:
@@ -190,7 +202,7 @@ class S3Conversations(_WriteBehind, S3SessionManager):
 
     def _create_message_once(self, agent_id: str, message: SessionMessage) -> bool:
         key = self._get_message_path(self.session_id, agent_id, message.message_id)
-        body = json.dumps(message.to_dict(), indent=2, ensure_ascii=False).encode("utf-8")
+        body = _dumps(message.to_dict()).encode("utf-8")
         try:
             self.client.put_object(
                 Bucket=self.bucket, Key=key, Body=body, ContentType="application/json", IfNoneMatch="*"
