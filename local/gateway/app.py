@@ -7,11 +7,20 @@ every request answers with one JSON body (or one SSE event for clients that acce
 SSE stream), DELETE ends the session. Per request it does a dict lookup for the gateway
 snapshot and the verified token, one jsonschema validation with a precompiled validator,
 and the Lambda handler call in a worker thread (handlers block, e.g. on HTTP).
+
+Two protocol eras share the endpoint. 2025-03-26/06-18/11-25 open with `initialize`, which
+issues an `Mcp-Session-Id`. 2026-07-28 (served only when the gateway's `supportedVersions`
+lists it) is stateless: no handshake and no session; each request carries its version in the
+`MCP-Protocol-Version` header and in `params._meta`, its method in `Mcp-Method` (and a
+tools/call its tool in `Mcp-Name`), and `server/discover` describes the gateway. A request
+goes the 2026 way when its header names 2026-07-28, or when it has no handshake-era header and
+its `_meta` carries a protocol version; everything else is handled exactly as before.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextvars
 import functools
 import json
@@ -29,6 +38,8 @@ from starlette.routing import BaseRoute, Route
 
 from agentgw_local.gateway.auth import AuthError, JwtAuthorizer
 from agentgw_local.gateway.catalog import (
+    HANDSHAKE_VERSIONS,
+    MODERN_VERSIONS,
     SEARCH_TOOL,
     SEARCH_TOOL_NAME,
     Catalog,
@@ -39,8 +50,9 @@ from agentgw_local.lambda_runtime import LambdaRuntime
 
 log = logging.getLogger(__name__)
 
-SUPPORTED_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+SUPPORTED_VERSIONS = HANDSHAKE_VERSIONS  # what `initialize` negotiates (never 2026-07-28)
 LATEST_VERSION = SUPPORTED_VERSIONS[-1]
+SERVER_VERSION = "1.0.0"
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's and AgentCore's synchronous payload limit
 DEFAULT_PAGE_SIZE = 30
 MAX_SESSIONS = 50_000
@@ -53,6 +65,23 @@ METHOD_NOT_FOUND = -32601
 INVALID_PARAMS = -32602
 INTERNAL_ERROR = -32603
 UNAUTHORIZED = -32001
+HEADER_MISMATCH = -32020  # 2026-07-28: headers missing or disagreeing with the body
+UNSUPPORTED_PROTOCOL_VERSION = -32022  # 2026-07-28: data = {"supported": [...], "requested": v}
+
+# 2026-07-28 request metadata (params._meta keys, result._meta key).
+PROTOCOL_VERSION_META = "io.modelcontextprotocol/protocolVersion"
+CLIENT_CAPABILITIES_META = "io.modelcontextprotocol/clientCapabilities"
+SERVER_INFO_META = "io.modelcontextprotocol/serverInfo"
+# A rejected 2026-07-28 request gets a 4xx, as the mcp SDK's 2026 server answers (its table);
+# the handshake era keeps answering JSON-RPC errors with 200.
+MODERN_ERROR_STATUS = {
+    PARSE_ERROR: 400,
+    INVALID_REQUEST: 400,
+    INVALID_PARAMS: 400,
+    HEADER_MISMATCH: 400,
+    UNSUPPORTED_PROTOCOL_VERSION: 400,
+    METHOD_NOT_FOUND: 404,
+}
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -60,11 +89,12 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 
 class RpcError(Exception):
-    def __init__(self, code: int, message: str, http_status: int = 200) -> None:
+    def __init__(self, code: int, message: str, http_status: int = 200, data: Any = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.http_status = http_status
+        self.data = data
 
 
 class _PayloadTooLarge(Exception):
@@ -256,6 +286,11 @@ class LocalGateway:
             await _send_empty(send, 202)
             return
         if "id" not in message:  # a notification
+            version = headers.get("mcp-protocol-version")
+            if version in MODERN_VERSIONS and version not in view.modern_versions:
+                error = _unsupported_version(view, version)
+                await _send_json(send, 400, _rpc_error(None, error.code, error.message, error.data))
+                return
             await _send_empty(send, 202)
             return
         request_id = message["id"]
@@ -266,6 +301,7 @@ class LocalGateway:
             return
         extra: list[tuple[bytes, bytes]] = []
         status = 200
+        modern = False
         try:
             method = message["method"]
             if isinstance(method, str):
@@ -273,16 +309,26 @@ class LocalGateway:
             params = message.get("params") or {}
             if not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
-            if method == "initialize":
+            if method == "initialize":  # handshake era only, whatever the headers or _meta say
                 result, session_id = self._initialize(view, params)
                 extra.append((b"mcp-session-id", session_id.encode()))
             else:
-                self._check_session(headers, view)
-                result = await self._dispatch(view, method, params, request_id, headers)
+                # A few compares on the hot path: a handshake-era header settles it at once.
+                version = headers.get("mcp-protocol-version")
+                if version in MODERN_VERSIONS:
+                    modern = True
+                elif version not in HANDSHAKE_VERSIONS:
+                    meta = params.get("_meta")
+                    modern = type(meta) is dict and PROTOCOL_VERSION_META in meta
+                if modern:
+                    result = await self._modern(view, method, params, version, request_id, headers)
+                else:
+                    self._check_session(headers, view)
+                    result = await self._dispatch(view, method, params, request_id, headers)
             reply: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "result": result}
         except RpcError as exc:
-            status = exc.http_status
-            reply = _rpc_error(request_id, exc.code, exc.message)
+            status = MODERN_ERROR_STATUS.get(exc.code, exc.http_status) if modern else exc.http_status
+            reply = _rpc_error(request_id, exc.code, exc.message, exc.data)
         if sse:
             await _send_sse(send, status, reply, extra)
         else:
@@ -295,18 +341,34 @@ class LocalGateway:
             if session is None or session[0] != view.gateway_id:
                 raise RpcError(INVALID_REQUEST, "Session not found", http_status=404)
         version = headers.get("mcp-protocol-version")
-        if version is not None and version not in self._versions(view):
+        versions = view.handshake_versions
+        if version is not None and version not in versions:
             raise RpcError(INVALID_REQUEST, f"Unsupported protocol version: {version}", http_status=400)
-
-    def _versions(self, view: GatewayView) -> tuple[str, ...]:
-        configured = [v for v in view.supported_versions if v in SUPPORTED_VERSIONS]
-        return tuple(configured) or SUPPORTED_VERSIONS
+        if not versions:
+            raise RpcError(
+                UNSUPPORTED_PROTOCOL_VERSION,
+                f"This gateway's supportedVersions are {list(view.modern_versions)}: stateless requests "
+                f"only, each with the MCP-Protocol-Version and Mcp-Method headers and params._meta "
+                f"{PROTOCOL_VERSION_META} (no initialize, no session)",
+                http_status=400,
+                data={"supported": list(view.modern_versions)},
+            )
 
     def _initialize(self, view: GatewayView, params: dict[str, Any]) -> tuple[dict[str, Any], str]:
         requested = params.get("protocolVersion")
         if not isinstance(requested, str):
             raise RpcError(INVALID_PARAMS, "initialize: protocolVersion is required")
-        versions = self._versions(view)
+        versions = view.handshake_versions
+        if not versions:
+            raise RpcError(
+                UNSUPPORTED_PROTOCOL_VERSION,
+                f"initialize: this gateway's supportedVersions are {list(view.modern_versions)}, which have "
+                "no initialize handshake; send server/discover (or the request itself) stamped with the "
+                "version instead",
+                http_status=400,
+                data={"supported": list(view.modern_versions), "requested": requested},
+            )
+        # 2026-07-28 is not reachable through initialize: an offer of it gets the newest handshake one.
         version = requested if requested in versions else versions[-1]
         session_id = uuid.uuid4().hex
         self._sessions[session_id] = (view.gateway_id, version)
@@ -316,7 +378,7 @@ class LocalGateway:
         result: dict[str, Any] = {
             "protocolVersion": version,
             "capabilities": {"tools": {"listChanged": False}},
-            "serverInfo": {"name": view.name, "version": "1.0.0"},
+            "serverInfo": {"name": view.name, "version": SERVER_VERSION},
         }
         if view.protocol.get("instructions"):
             result["instructions"] = view.protocol["instructions"]
@@ -337,6 +399,42 @@ class LocalGateway:
         if method == "ping":
             return {}
         raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+
+    # -- 2026-07-28: stateless requests ----------------------------------------------------------
+    async def _modern(
+        self,
+        view: GatewayView,
+        method: str,
+        params: dict[str, Any],
+        header_version: str | None,
+        request_id: str | int,
+        headers: dict[str, str],
+    ) -> dict[str, Any]:
+        """Serve a 2026-07-28 request: no session; its envelope is checked instead."""
+        _check_envelope(view, method, params, header_version, headers)
+        if method == "tools/call":
+            result = await self._call_tool(view, params, request_id)
+        elif method == "tools/list":
+            result = self._list_tools(view, params)
+            # Cache hints (required at 2026-07-28): stale at once, since a target added to the
+            # control plane shows up on the next request; not shared across tokens.
+            result["ttlMs"] = 0
+            result["cacheScope"] = "private"
+        elif method == "server/discover":
+            result = _discover(view)
+        elif method == "ping":  # removed from 2026-07-28, still answered: harmless, and probes use it
+            result = {}
+        else:
+            raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}")
+        # Every result built above is a fresh dict, so it is completed in place.
+        result["resultType"] = "complete"
+        stamp = {"name": view.name, "version": SERVER_VERSION}
+        meta = result.get("_meta")
+        if meta is None:
+            result["_meta"] = {SERVER_INFO_META: stamp}
+        else:
+            meta[SERVER_INFO_META] = stamp
+        return result
 
     # -- tools/list --------------------------------------------------------------------------
     def _list_tools(self, view: GatewayView, params: dict[str, Any]) -> dict[str, Any]:
@@ -471,6 +569,107 @@ def _validate(validator: Any, arguments: dict[str, Any], name: str) -> None:
         raise RpcError(INVALID_PARAMS, f"Invalid arguments for tool {name}{location}: {error.message}")
 
 
+def _check_envelope(
+    view: GatewayView,
+    method: str,
+    params: dict[str, Any],
+    header_version: str | None,
+    headers: dict[str, str],
+) -> None:
+    """The 2026-07-28 request checks, in the mcp SDK's order: the `_meta` envelope, then the
+    headers against the body, then whether this gateway serves the version. The first failure
+    is the answer, saying what is missing or which two values disagree."""
+    meta = params.get("_meta")
+    if type(meta) is not dict:
+        raise RpcError(
+            INVALID_PARAMS,
+            f"params._meta must be an object with {PROTOCOL_VERSION_META} and {CLIENT_CAPABILITIES_META}: "
+            "a 2026-07-28 request states its protocol version and client capabilities each time",
+        )
+    missing = [key for key in (PROTOCOL_VERSION_META, CLIENT_CAPABILITIES_META) if key not in meta]
+    if missing:
+        raise RpcError(
+            INVALID_PARAMS, f"params._meta is missing {' and '.join(missing)} (2026-07-28 requires it)"
+        )
+    version = meta[PROTOCOL_VERSION_META]
+    if header_version is None:
+        raise RpcError(
+            HEADER_MISMATCH,
+            f"MCP-Protocol-Version header is missing; params._meta {PROTOCOL_VERSION_META} is {version!r} "
+            "and a 2026-07-28 request carries both",
+        )
+    if header_version != version:
+        raise RpcError(
+            HEADER_MISMATCH,
+            f"MCP-Protocol-Version header {header_version!r} does not match params._meta "
+            f"{PROTOCOL_VERSION_META} {version!r}",
+        )
+    method_header = headers.get("mcp-method")
+    if method_header is None:
+        raise RpcError(
+            HEADER_MISMATCH,
+            f"Mcp-Method header is missing; a 2026-07-28 request names its method ({method!r}) in it",
+        )
+    if method_header != method:
+        raise RpcError(
+            HEADER_MISMATCH,
+            f"Mcp-Method header {method_header!r} does not match the body's method {method!r}",
+        )
+    if method == "tools/call":
+        name = params.get("name")
+        if isinstance(name, str):
+            name_header = headers.get("mcp-name")
+            if name_header is None:
+                raise RpcError(
+                    HEADER_MISMATCH,
+                    f"Mcp-Name header is missing; a 2026-07-28 tools/call names its tool ({name!r}) in it",
+                )
+            if _header_text(name_header) != name:
+                raise RpcError(
+                    HEADER_MISMATCH,
+                    f"Mcp-Name header {name_header!r} does not match the body's params.name {name!r}",
+                )
+    if version not in view.modern_versions:
+        raise _unsupported_version(view, version)
+
+
+def _unsupported_version(view: GatewayView, version: str) -> RpcError:
+    # `supported` lists every version the gateway accepts, so a client whose 2026-07-28 probe is
+    # refused here (the mcp SDK's mode="auto") falls back to the initialize handshake.
+    supported = [*view.handshake_versions, *view.modern_versions]
+    return RpcError(
+        UNSUPPORTED_PROTOCOL_VERSION,
+        f"Unsupported protocol version: {version}; this gateway's supportedVersions are {supported}",
+        http_status=400,
+        data={"supported": supported, "requested": version},
+    )
+
+
+def _discover(view: GatewayView) -> dict[str, Any]:
+    # As the mcp SDK's 2026 server: supportedVersions names the stateless revisions (the
+    # handshake ones are reached through initialize); stale at once, not shared across tokens.
+    result: dict[str, Any] = {
+        "supportedVersions": list(view.modern_versions),
+        "capabilities": {"tools": {"listChanged": False}},
+        "ttlMs": 0,
+        "cacheScope": "private",
+    }
+    if view.protocol.get("instructions"):
+        result["instructions"] = view.protocol["instructions"]
+    return result
+
+
+def _header_text(value: str) -> str | None:
+    """A header's text: verbatim, or decoded from the `=?base64?…?=` form MCP uses for values
+    that are not plain ASCII. None for a malformed encoded value (it then matches nothing)."""
+    if value.startswith("=?base64?") and value.endswith("?="):
+        try:
+            return base64.b64decode(value[9:-2], validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            return None
+    return value
+
+
 def _tool_error(view: GatewayView, detail: str) -> dict[str, Any]:
     if view.debug:
         return {"content": [{"type": "text", "text": detail}], "isError": True, "_meta": {"debug": detail}}
@@ -478,14 +677,10 @@ def _tool_error(view: GatewayView, detail: str) -> dict[str, Any]:
 
 
 def _encode_cursor(offset: int) -> str:
-    import base64
-
     return base64.urlsafe_b64encode(json.dumps({"offset": offset}).encode()).decode().rstrip("=")
 
 
 def _decode_cursor(cursor: Any) -> int:
-    import base64
-
     if not isinstance(cursor, str):
         raise RpcError(INVALID_PARAMS, "Invalid cursor")
     try:
@@ -534,8 +729,11 @@ async def _read_body(receive: Receive, headers: dict[str, str]) -> bytes:
     return b"".join(chunks)
 
 
-def _rpc_error(request_id: Any, code: int, message: str) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id, "error": {"code": code, "message": message}}
+def _rpc_error(request_id: Any, code: int, message: str, data: Any = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if data is not None:
+        error["data"] = data
+    return {"jsonrpc": "2.0", "id": request_id, "error": error}
 
 
 async def _send_json(

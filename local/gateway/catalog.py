@@ -44,6 +44,11 @@ SEARCH_TOOL: dict[str, Any] = {
     },
 }
 
+# MCP revisions the gateway speaks: the handshake ones open with `initialize` (and a session);
+# 2026-07-28 is stateless, every request stamped with its version (`server/discover` instead).
+HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
+MODERN_VERSIONS = ("2026-07-28",)
+
 # Statuses in which AgentCore serves a gateway / a target's tools.
 SERVING_GATEWAY = frozenset({"READY", "UPDATING", "UPDATE_UNSUCCESSFUL"})
 SERVING_TARGET = frozenset(
@@ -73,6 +78,8 @@ class GatewayView:
     tools: tuple[Tool, ...]
     by_name: Mapping[str, Tool]
     listing: tuple[dict[str, Any], ...]  # tools/list order, search tool first when enabled
+    handshake_versions: tuple[str, ...]  # what `initialize` may negotiate; empty: 2026-07-28 only
+    modern_versions: tuple[str, ...]  # stateless revisions this gateway accepts (opt-in)
     fingerprint: tuple[Any, ...] = field(repr=False)
 
     @property
@@ -211,6 +218,7 @@ def _build_view(gateway: Any, targets: list[Any], fingerprint: tuple[Any, ...]) 
             continue
         tools.extend(_target_tools(target))
     by_name = {tool.name: tool for tool in tools}
+    handshake_versions, modern_versions = _versions(protocol.get("supportedVersions") or [])
     listing = [tool.definition for tool in tools]
     if protocol.get("searchType") == "SEMANTIC":
         listing.insert(0, SEARCH_TOOL)
@@ -225,8 +233,24 @@ def _build_view(gateway: Any, targets: list[Any], fingerprint: tuple[Any, ...]) 
         tools=tuple(tools),
         by_name=by_name,
         listing=tuple(listing),
+        handshake_versions=handshake_versions,
+        modern_versions=modern_versions,
         fingerprint=fingerprint,
     )
+
+
+def _versions(configured: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(handshake, modern) revisions served for a `supportedVersions` list.
+
+    The gateway accepts only what the list names. An empty list (or one naming no revision we
+    know) keeps the handshake revisions, as before 2026-07-28 existed; the stateless revision is
+    served only when listed, as AgentCore enables it with UpdateGateway.
+    """
+    handshake = tuple(v for v in configured if v in HANDSHAKE_VERSIONS)  # in the list's order
+    modern = tuple(v for v in configured if v in MODERN_VERSIONS)
+    if not handshake and not modern:
+        handshake = HANDSHAKE_VERSIONS
+    return handshake, modern
 
 
 def _target_tools(target: Any) -> list[Tool]:
