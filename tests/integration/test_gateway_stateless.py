@@ -21,6 +21,7 @@ import mcp_types as types
 import pytest
 from mcp import Client, MCPError
 from mcp.client.streamable_http import streamable_http_client
+from strands.tools.mcp import MCPClient
 
 from agentgw.tools import target_name
 from agentgw_local.stack import LocalStack
@@ -49,8 +50,14 @@ def token(authz: Authz) -> str:
 
 @pytest.fixture(scope="module")
 def modern(kit: Kit, authz: Authz) -> str:
-    """A gateway whose supportedVersions add 2026-07-28 to the handshake versions."""
-    return kit.mcp_url(kit.timeweather_gateway(authz, versions=[*HANDSHAKE, V2026]))
+    """A gateway whose supportedVersions add 2026-07-28 to the handshake versions; 3 + 40 tools
+    (two pages)."""
+    gateway_id = kit.timeweather_gateway(authz, versions=[*HANDSHAKE, V2026])
+    echo = kit.function("kit-stateless-echo", lambda event, context: {"echo": event})
+    schema = {"type": "object", "properties": {"n": {"type": "integer"}}}
+    tools = [{"name": f"echo{i:02d}", "description": f"Echo {i}", "inputSchema": schema} for i in range(40)]
+    kit.target(gateway_id, echo, tools, name="echo")
+    return kit.mcp_url(gateway_id)
 
 
 @pytest.fixture(scope="module")
@@ -185,6 +192,31 @@ def test_auto_mode_falls_back_to_initialize_on_a_gateway_without_2026(
         "server/discover": 1,
         "initialize": 1,
         "sessions_opened": 1,
+        "tools/call": 1,
+    }
+
+
+def test_strands_mcp_client_pages_and_calls_over_2026(
+    local_stack: LocalStack, modern: str, token: str
+) -> None:
+    before = _stats(local_stack)
+    client = MCPClient(url=modern, headers={"Authorization": f"Bearer {token}"})
+    with client:
+        first = client.list_tools_sync()
+        assert len(first) == 30 and first.pagination_token
+        names = [t.tool_name for t in first]
+        page = client.list_tools_sync(pagination_token=first.pagination_token)
+        assert not page.pagination_token
+        names += [t.tool_name for t in page]
+        assert len(set(names)) == 43 and "echo___echo39" in names
+        result = client.call_tool_sync("use-1", "echo___echo07", {"n": 7})
+        assert result["status"] == "success"
+        assert json.loads(result["content"][0]["text"]) == {"echo": {"n": 7}}
+    assert _delta(_stats(local_stack), before, *KEYS) == {
+        "server/discover": 1,
+        "initialize": 0,
+        "sessions_opened": 0,
+        "tools/list": 2,
         "tools/call": 1,
     }
 

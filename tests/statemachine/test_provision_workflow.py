@@ -96,7 +96,12 @@ def test_happy_path_provisions_a_working_configuration(aws: EmulatedAws, local_u
     assert gateway["name"] == n.gateway
     assert gateway["protocolType"] == "MCP"
     assert gateway["protocolConfiguration"]["mcp"]["searchType"] == "SEMANTIC"
-    assert "2025-06-18" in gateway["protocolConfiguration"]["mcp"]["supportedVersions"]
+    assert gateway["protocolConfiguration"]["mcp"]["supportedVersions"] == [
+        "2025-03-26",
+        "2025-06-18",
+        "2025-11-25",
+        "2026-07-28",
+    ]
     assert gateway["authorizerType"] == "CUSTOM_JWT"
     assert gateway["exceptionLevel"] == "DEBUG"
     jwt = gateway["authorizerConfiguration"]["customJWTAuthorizer"]

@@ -16,7 +16,9 @@ from agentgw.provisioning import aws
 from agentgw.provisioning.errors import GatewayFailed, NotReadyInTime, ResourceStillInUse, error_code
 from agentgw.provisioning.names import TAG_KEY, ResourceNames
 
-MCP_VERSIONS = ["2025-03-26", "2025-06-18", "2025-11-25"]
+# 2026-07-28 is the stateless revision (no initialize, no session): AgentCore serves it only when
+# listed, and clients of the handshake versions keep working alongside it.
+MCP_VERSIONS = ["2025-03-26", "2025-06-18", "2025-11-25", "2026-07-28"]
 SEARCH_TYPE = "SEMANTIC"
 FAILED_STATUSES = ("FAILED", "UPDATE_UNSUCCESSFUL")
 
