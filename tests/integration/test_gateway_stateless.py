@@ -9,6 +9,7 @@ naming what it does support, so the SDK's `mode="auto"` falls back to the handsh
 
 from __future__ import annotations
 
+import base64
 import json
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -372,3 +373,29 @@ def test_2026_notifications_are_accepted_only_where_the_version_is(
     assert _post(modern, token, note, _headers("notifications/cancelled")).status_code == 202
     refused = _post(legacy, token, note, _headers("notifications/cancelled"))
     assert refused.status_code == 400 and refused.json()["error"]["code"] == -32022
+
+
+@pytest.mark.parametrize(
+    ("meta", "code"),
+    [
+        ([], -32602),
+        ("2026-07-28", -32602),
+        ({PV: V2026}, -32602),
+        ({PV: 20260728, CAPS: {}}, -32020),
+        ({PV: None, CAPS: {}}, -32020),
+        ({PV: [V2026], CAPS: {}}, -32020),
+    ],
+)
+def test_odd_2026_envelopes_are_clear_400s(modern: str, token: str, meta: Any, code: int) -> None:
+    body = {"jsonrpc": "2.0", "id": 7, "method": "tools/list", "params": {"_meta": meta}}
+    _error(_post(modern, token, body, _headers("tools/list")), 400, code)
+
+
+def test_mcp_name_may_come_base64_encoded(modern: str, token: str) -> None:
+    """MCP sends header values that are not plain ASCII as `=?base64?…?=`; a broken one matches nothing."""
+    call = _stamped("tools/call", {"name": GET_TIME, "arguments": {"timezone": "UTC"}})
+    encoded = "=?base64?" + base64.b64encode(GET_TIME.encode()).decode() + "?="
+    served = _post(modern, token, call, _headers("tools/call", **{"Mcp-Name": encoded}))
+    assert served.status_code == 200 and served.json()["result"]["isError"] is False
+    broken = _post(modern, token, call, _headers("tools/call", **{"Mcp-Name": "=?base64?!!?="}))
+    assert "does not match" in _error(broken, 400, -32020)
