@@ -182,13 +182,18 @@ class IsolatedGateway:
     config: GatewayConfig
 
 
-def publish_gateway(kit: Any, *, with_timeweather: bool = True, search: bool = True) -> IsolatedGateway:
-    """A new gateway + Cognito client, its config in SSM and its secret in Secrets Manager."""
+def publish_gateway(
+    kit: Any, *, with_timeweather: bool = True, search: bool = True, versions: list[str] | None = None
+) -> IsolatedGateway:
+    """A new gateway + Cognito client, its config in SSM and its secret in Secrets Manager.
+
+    `versions`: the gateway's MCP `supportedVersions` (default: the kit's).
+    """
     from agentgw import endpoints
     from agentgw.tools import target_name, tool_definitions
 
     authz = kit.cognito()
-    gateway_id = kit.gateway(authz, search=search)
+    gateway_id = kit.gateway(authz, search=search, versions=versions)
     if with_timeweather:
         kit.target(gateway_id, kit.tools_function(), tool_definitions(), name=target_name())
     secret_arn = kit.aws.client("secretsmanager").create_secret(

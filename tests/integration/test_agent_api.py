@@ -339,8 +339,9 @@ def test_logs_and_metrics_carry_the_request_and_never_a_secret(
 
 
 def test_nothing_of_the_invocation_outlives_it(local_stack: LocalStack, scripted: Script) -> None:
-    """Issue 5: the MCP session is opened and closed inside each invocation, and no thread of it
-    (or of the agent) survives the answer, so a Lambda freeze cannot find a half-dead session."""
+    """Issue 5: the MCP session is opened and closed inside each invocation (on a 2026-07-28
+    gateway there is none to open), and no thread of it (or of the agent) survives the answer,
+    so a Lambda freeze cannot find a half-dead session."""
     assert local_stack.gateway is not None
     stats = local_stack.gateway.stats
     opened, closed = stats["sessions_opened"], stats["sessions_closed"]
@@ -348,4 +349,4 @@ def test_nothing_of_the_invocation_outlives_it(local_stack: LocalStack, scripted
     assert prompt(api(local_stack), {"prompt": "What time is it in UTC?"}).status_code == 200
 
     assert threads_running_invocation_code() == []
-    assert (stats["sessions_opened"] - opened, stats["sessions_closed"] - closed) == (1, 1)
+    assert stats["sessions_opened"] - opened == stats["sessions_closed"] - closed <= 1

@@ -179,7 +179,9 @@ def hanging(
             yield hang
 
 
-@pytest.mark.parametrize("hanging", ["initialize", "tools/list", "tools/call"], indirect=True)
+@pytest.mark.parametrize(
+    "hanging", ["server/discover", "initialize", "tools/list", "tools/call"], indirect=True
+)
 def test_a_hanging_gateway_gets_a_504_within_the_deadline_and_leaves_nothing_running(
     local_stack: LocalStack, hanging: HangingGateway, scripted: Script
 ) -> None:

@@ -273,93 +273,174 @@ def test_tool_names_over_64_characters_work_through_an_alias(
     assert '"value": 8.047' in body["answer"]
 
 
+@pytest.mark.parametrize("versions", [["2025-11-25"], ["2025-11-25", "2026-07-28"]], ids=["2025", "2026"])
 def test_deadline_answers_504_with_the_partial_trace_and_stops_the_agent(
     local_stack: LocalStack,
-    gateway: IsolatedGateway,
     scripted: Script,
     monkeypatch: pytest.MonkeyPatch,
+    versions: list[str],
 ) -> None:
     monkeypatch.setenv("AGENTGW_DEADLINE_SECONDS", "5")
+    gateway = publish_gateway(Kit(local_stack), versions=versions)
     assert local_stack.gateway is not None
     stats = local_stack.gateway.stats
-    closed = stats["sessions_closed"]
+    opened, closed = stats["sessions_opened"], stats["sessions_closed"]
+    session = f"deadline-{versions[-1]}"
     with agent_uses(monkeypatch, gateway):
         scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "Asia/Tokyo"})]), Turn(slow=True))
-        response = prompt(
-            api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": "deadline-1"}
-        )
+        response = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": session})
 
     assert response.status_code == 504, response.text
     body = response.json()
     assert body["error"] == "deadline_exceeded"
     assert "5 s deadline" in body["message"]
-    assert body["session_id"] == "deadline-1"
+    assert body["session_id"] == session
     assert body["request_id"]
     assert [(c["name"], c["is_error"]) for c in body["tool_calls"]] == [(GET_TIME, False)]
     # Nothing left running: the model's stream was closed and the agent's worker has ended.
     assert scripted.stream_closed.is_set()
     assert threads_running_invocation_code() == []
-    assert stats["sessions_closed"] == closed + 1  # the cancelled invocation still closed its session
+    # The cancelled invocation still closed its session (2025; a 2026 gateway has none to close).
+    assert stats["sessions_closed"] - closed == stats["sessions_opened"] - opened == (len(versions) == 1)
 
     # The session's next request works: the stopped turn was kept and closed (Bedrock rejects
     # two user messages in a row), so the roles the model sees still alternate.
     with agent_uses(monkeypatch, gateway):
         scripted.play(Turn(text="It is noon in Tokyo."))
-        again = prompt(api(local_stack), {"prompt": "And now?", "session_id": "deadline-1"})
+        again = prompt(api(local_stack), {"prompt": "And now?", "session_id": session})
     assert again.status_code == 200, again.text
     roles = [m["role"] for m in scripted.seen[0].messages]
     assert roles == ["user", "assistant", "user", "assistant", "user"], roles
     assert "without an answer" in scripted.seen[0].messages[3]["content"][0]["text"]
 
 
-def test_each_invocation_opens_and_closes_one_session_and_lists_nothing_when_warm(
+COUNTED = ("server/discover", "initialize", "sessions_opened", "sessions_closed", "tools/list", "tools/call")
+
+
+def _ask_get_time(stack: LocalStack, scripted: Script) -> dict[str, Any]:
+    scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="ok"))
+    response = prompt(api(stack), {"prompt": "What time is it in UTC?"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _counted(stack: LocalStack) -> dict[str, int]:
+    assert stack.gateway is not None
+    return {key: stack.gateway.stats[key] for key in COUNTED}
+
+
+def _delta(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {key: after[key] - before[key] for key in COUNTED}
+
+
+def test_a_warm_invocation_sends_only_its_tool_calls_on_a_2026_gateway(
     local_stack: LocalStack,
-    gateway: IsolatedGateway,
     scripted: Script,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    assert local_stack.gateway is not None
-    stats = local_stack.gateway.stats
-    counted = (
-        "sessions_opened",
-        "sessions_closed",
-        "initialize",
-        "server/discover",
-        "tools/list",
-        "tools/call",
-    )
+    """MCP 2026-07-28 is stateless: once the agent knows the gateway speaks it (one
+    `server/discover`), an invocation opens nothing, lists nothing and closes nothing."""
+    published = publish_gateway(Kit(local_stack), versions=["2025-11-25", "2026-07-28"])
     tokens = TokenCounter(local_stack.cognito, monkeypatch)
-
-    def ask() -> None:
-        scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="ok"))
-        response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
-        assert response.status_code == 200, response.text
-        assert response.json()["tool_calls"][0]["is_error"] is False
-
-    with agent_uses(monkeypatch, gateway):
-        ask()  # warm the caches (token, tool list)
-        before = {key: stats[key] for key in counted}
+    with agent_uses(monkeypatch, published):
+        before = _counted(local_stack)
+        assert _ask_get_time(local_stack, scripted)["tool_calls"][0]["is_error"] is False
+        first = _delta(before, _counted(local_stack))
+        before = _counted(local_stack)
         for _ in range(3):
-            ask()
-            # Closed before the answer, with nothing of it left running.
-            assert (
-                stats["sessions_closed"] - before["sessions_closed"]
-                == stats["sessions_opened"] - before["sessions_opened"]
-            )
+            assert _ask_get_time(local_stack, scripted)["tool_calls"][0]["is_error"] is False
             assert threads_running_invocation_code() == []
-        delta = {key: stats[key] - before[key] for key in counted}
+        warm = _delta(before, _counted(local_stack))
 
-    # One session per invocation, opened with `initialize` only (no `server/discover` probe);
-    # warm: no token request and no `tools/list`, the output schemas come from the cached list.
-    assert delta == {
-        "sessions_opened": 3,
-        "sessions_closed": 3,
-        "initialize": 3,
+    assert first == {
+        "server/discover": 1,
+        "initialize": 0,
+        "sessions_opened": 0,
+        "sessions_closed": 0,
+        "tools/list": 1,
+        "tools/call": 1,
+    }
+    # Warm: no token request, no handshake, no `tools/list` (the output schemas come from the
+    # cached list), no session to open or close: the three tool calls are all that is sent.
+    assert warm == {
         "server/discover": 0,
+        "initialize": 0,
+        "sessions_opened": 0,
+        "sessions_closed": 0,
         "tools/list": 0,
         "tools/call": 3,
     }
     assert tokens.count == 1
+
+
+def test_a_gateway_without_2026_gets_one_session_per_invocation_and_no_more_probes(
+    local_stack: LocalStack,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A gateway that does not list 2026-07-28 refuses the first `server/discover`; from then
+    on each invocation opens its session with `initialize` directly and closes it (`DELETE`)
+    before the answer."""
+    published = publish_gateway(Kit(local_stack), versions=["2025-03-26", "2025-06-18", "2025-11-25"])
+    with agent_uses(monkeypatch, published):
+        before = _counted(local_stack)
+        _ask_get_time(local_stack, scripted)
+        first = _delta(before, _counted(local_stack))
+        before = _counted(local_stack)
+        for _ in range(3):
+            _ask_get_time(local_stack, scripted)
+            after = _counted(local_stack)
+            # Closed before the answer, with nothing of it left running.
+            assert after["sessions_closed"] - before["sessions_closed"] == (
+                after["sessions_opened"] - before["sessions_opened"]
+            )
+            assert threads_running_invocation_code() == []
+        warm = _delta(before, _counted(local_stack))
+
+    assert (first["server/discover"], first["initialize"], first["sessions_closed"]) == (1, 1, 1)
+    assert warm == {
+        "server/discover": 0,
+        "initialize": 3,
+        "sessions_opened": 3,
+        "sessions_closed": 3,
+        "tools/list": 0,
+        "tools/call": 3,
+    }
+
+
+def test_a_gateway_that_stops_accepting_2026_is_renegotiated(
+    local_stack: LocalStack,
+    scripted: Script,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The cached handshake is dropped when the gateway refuses its version (-32022): that
+    invocation's tool call fails, the next one opens a 2025 session and works."""
+    kit = Kit(local_stack)
+    published = publish_gateway(kit, versions=["2025-11-25", "2026-07-28"])
+    control = kit.aws.client("bedrock-agentcore-control")
+    with agent_uses(monkeypatch, published):
+        _ask_get_time(local_stack, scripted)  # learns: 2026-07-28
+        gateway = control.get_gateway(gatewayIdentifier=published.gateway_id)
+        protocol = gateway["protocolConfiguration"]
+        protocol["mcp"]["supportedVersions"] = ["2025-11-25"]
+        control.update_gateway(
+            gatewayIdentifier=published.gateway_id,
+            name=gateway["name"],
+            roleArn=gateway["roleArn"],
+            protocolType=gateway["protocolType"],
+            protocolConfiguration=protocol,
+            authorizerType=gateway["authorizerType"],
+            authorizerConfiguration=gateway["authorizerConfiguration"],
+        )
+        refused = _ask_get_time(local_stack, scripted)
+        before = _counted(local_stack)
+        again = _ask_get_time(local_stack, scripted)
+        renegotiated = _delta(before, _counted(local_stack))
+
+    assert refused["tool_calls"][0]["is_error"] is True
+    assert again["tool_calls"][0]["is_error"] is False
+    assert (renegotiated["server/discover"], renegotiated["initialize"]) == (1, 1)
+    assert renegotiated["sessions_closed"] == renegotiated["sessions_opened"] == 1
 
 
 def test_tool_results_are_checked_against_the_cached_output_schema(
