@@ -37,6 +37,18 @@ LONG_TOOL = "convert_between_measurement_units_for_length_mass_volume_and_temper
 INVENTORY_TOOLS = 30
 
 
+def _update_gateway(kit: Kit, gateway_id: str, **changes: Any) -> dict[str, Any]:
+    """UpdateGateway with the gateway's current settings and `changes`; without changes, only
+    read them (UpdateGateway replaces every field, so each update restates the rest)."""
+    control = kit.aws.client("bedrock-agentcore-control")
+    current = control.get_gateway(gatewayIdentifier=gateway_id)
+    if changes:
+        fields = ("name", "roleArn", "protocolType", "protocolConfiguration")
+        settings = {key: current[key] for key in (*fields, "authorizerType", "authorizerConfiguration")}
+        control.update_gateway(gatewayIdentifier=gateway_id, **(settings | changes))
+    return current
+
+
 def api(stack: LocalStack) -> str:
     assert stack.info is not None and stack.info.api_url
     return stack.info.api_url
@@ -135,20 +147,10 @@ def test_a_token_the_gateway_never_accepts_fails_after_one_refresh(
 ) -> None:
     kit = Kit(local_stack)
     published = publish_gateway(kit)
-    control = kit.aws.client("bedrock-agentcore-control")
-    current = control.get_gateway(gatewayIdentifier=published.gateway_id)
-    authorizer = current["authorizerConfiguration"]
+    authorizer = _update_gateway(kit, published.gateway_id)["authorizerConfiguration"]
     authorizer["customJWTAuthorizer"]["allowedClients"] = ["some-other-client"]
-    control.update_gateway(
-        gatewayIdentifier=published.gateway_id,
-        name=current["name"],
-        roleArn=current["roleArn"],
-        protocolType=current["protocolType"],
-        protocolConfiguration=current["protocolConfiguration"],
-        authorizerType=current["authorizerType"],
-        authorizerConfiguration=authorizer,
-    )
-    control.get_gateway(gatewayIdentifier=published.gateway_id)  # UPDATING -> READY
+    _update_gateway(kit, published.gateway_id, authorizerConfiguration=authorizer)
+    _update_gateway(kit, published.gateway_id)  # read once more: UPDATING -> READY
     tokens = TokenCounter(local_stack.cognito, monkeypatch)
     with agent_uses(monkeypatch, published):
         response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
@@ -417,21 +419,11 @@ def test_a_gateway_that_stops_accepting_2026_is_renegotiated(
     invocation's tool call fails, the next one opens a 2025 session and works."""
     kit = Kit(local_stack)
     published = publish_gateway(kit, versions=["2025-11-25", "2026-07-28"])
-    control = kit.aws.client("bedrock-agentcore-control")
     with agent_uses(monkeypatch, published):
         _ask_get_time(local_stack, scripted)  # learns: 2026-07-28
-        gateway = control.get_gateway(gatewayIdentifier=published.gateway_id)
-        protocol = gateway["protocolConfiguration"]
+        protocol = _update_gateway(kit, published.gateway_id)["protocolConfiguration"]
         protocol["mcp"]["supportedVersions"] = ["2025-11-25"]
-        control.update_gateway(
-            gatewayIdentifier=published.gateway_id,
-            name=gateway["name"],
-            roleArn=gateway["roleArn"],
-            protocolType=gateway["protocolType"],
-            protocolConfiguration=protocol,
-            authorizerType=gateway["authorizerType"],
-            authorizerConfiguration=gateway["authorizerConfiguration"],
-        )
+        _update_gateway(kit, published.gateway_id, protocolConfiguration=protocol)
         refused = _ask_get_time(local_stack, scripted)
         before = _counted(local_stack)
         again = _ask_get_time(local_stack, scripted)
