@@ -42,6 +42,13 @@ def positive_seconds(text: str) -> float:
     return seconds
 
 
+def query(text: str) -> str:
+    """Words to search for: something other than blanks."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
 def stack_name(text: str) -> str:
     """A CloudFormation stack name, by the rule provisioning derives every resource name from."""
     try:

@@ -26,6 +26,7 @@ from mcp.shared.exceptions import MCPError
 
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
 from agentgw.oauth import TokenError, fetch_token
+from agentgw_local import arguments
 from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
@@ -35,8 +36,17 @@ TIMEOUT_S = 60.0
 T = TypeVar("T")
 
 
+EXIT_GATEWAY_ERROR = 1  # the gateway answered with an error (or the tool's result is an error)
+EXIT_CANNOT_ASK = 2  # no stack, no configuration or token, an unreachable gateway, bad --args
+
+
 class CliError(Exception):
-    """A failure to report in one line (exit status 1)."""
+    """The gateway answered with an error: reported in one line, exit status 1."""
+
+
+class CannotAsk(CliError):
+    """The gateway could not be asked at all: reported in one line, exit status 2 (as `invoke`
+    and `health` do)."""
 
 
 @dataclass(frozen=True)
@@ -69,11 +79,11 @@ def deployed_target(stack_name: str, parameter: str | None = None, region: str |
         secret = session.client("secretsmanager").get_secret_value(SecretId=config.client_secret_arn)
         credentials = ClientCredentials.from_secret_string(secret["SecretString"])
     except botocore.exceptions.ClientError as exc:
-        raise CliError(f"cannot read the published configuration of {stack_name} ({name}): {exc}") from None
+        raise CannotAsk(f"cannot read the published configuration of {stack_name} ({name}): {exc}") from None
     except botocore.exceptions.BotoCoreError as exc:
-        raise CliError(f"AWS: {exc}") from None
+        raise CannotAsk(f"AWS: {exc}") from None
     except ConfigError as exc:
-        raise CliError(str(exc)) from None
+        raise CannotAsk(str(exc)) from None
     return Target(config.gateway_url, config.token_url, config.scope, credentials)
 
 
@@ -84,7 +94,7 @@ async def with_session(target: Target, work: Callable[[ClientSession], Awaitable
             lambda: fetch_token(target.token_url, target.credentials, target.scope or None)
         )
     except TokenError as exc:
-        raise CliError(str(exc)) from None
+        raise CannotAsk(str(exc)) from None
     async with AsyncExitStack() as stack:
         http = await stack.enter_async_context(
             httpx2.AsyncClient(headers={"Authorization": f"Bearer {token.value}"}, timeout=TIMEOUT_S)
@@ -172,7 +182,7 @@ def add_parser(subparsers: Any) -> None:
 
     common(tools_sub.add_parser("list", help="list every tool (all pages)"))
     search = tools_sub.add_parser("search", help="semantic search (x_amz_bedrock_agentcore_search)")
-    search.add_argument("query")
+    search.add_argument("query", type=arguments.query, help="what the tool should do, in words")
     common(search)
     call = tools_sub.add_parser("call", help="call a tool")
     call.add_argument("name", help="the gateway tool name, e.g. timeweather___get_time")
@@ -195,15 +205,18 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
             return _run(args, out)
         except BaseExceptionGroup as group:
             raise _leaf(group) from None
-    except (CliError, StackLookupError) as exc:
+    except (CannotAsk, StackLookupError) as exc:
         print(f"agentgw tools: {exc}", file=err)
-        return 1
-    except MCPError as exc:
-        print(f"agentgw tools: gateway error {exc.code}: {exc.message}", file=err)
-        return 1
+        return EXIT_CANNOT_ASK
     except httpx2.HTTPError as exc:
         print(f"agentgw tools: cannot reach the gateway: {exc}", file=err)
-        return 1
+        return EXIT_CANNOT_ASK
+    except CliError as exc:
+        print(f"agentgw tools: {exc}", file=err)
+        return EXIT_GATEWAY_ERROR
+    except MCPError as exc:
+        print(f"agentgw tools: gateway error {exc.code}: {exc.message}", file=err)
+        return EXIT_GATEWAY_ERROR
 
 
 def _run(args: argparse.Namespace, out: Any) -> int:
@@ -236,9 +249,9 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     try:
         arguments = json.loads(args.args)
     except ValueError as exc:
-        raise CliError(f"--args is not JSON: {exc}") from None
+        raise CannotAsk(f"--args is not JSON: {exc}") from None
     if not isinstance(arguments, dict):
-        raise CliError("--args must be a JSON object")
+        raise CannotAsk("--args must be a JSON object")
 
     async def call(session: ClientSession) -> dict[str, Any]:
         return await call_tool(session, args.name, arguments)
@@ -248,4 +261,4 @@ def _run(args: argparse.Namespace, out: Any) -> int:
         print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
     else:
         print_call(result, out)
-    return 1 if result.get("isError") else 0
+    return EXIT_GATEWAY_ERROR if result.get("isError") else 0

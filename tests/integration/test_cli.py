@@ -61,14 +61,21 @@ def test_tools_call(local_file: Path) -> None:
 
 
 def test_tools_call_errors_exit_1_with_the_reason(local_file: Path) -> None:
+    """1: the gateway answered with an error, or the tool's result is one."""
     code, _, err = tools("call", GET_TIME, "--args", "{}", local_file=local_file)
     assert code == 1 and "-32602" in err and "timezone" in err
     code, out, _ = tools(
         "call", GET_TIME, "--args", '{"timezone": "Nowhere/Atlantis"}', local_file=local_file
     )
     assert code == 1 and "Atlantis" in out
+
+
+def test_a_call_that_cannot_be_made_exits_2(local_file: Path) -> None:
+    """2, as `invoke` and `health`: the gateway was not asked at all."""
     code, _, err = tools("call", GET_TIME, "--args", "not json", local_file=local_file)
-    assert code == 1 and "--args is not JSON" in err
+    assert code == 2 and "--args is not JSON" in err
+    code, _, err = tools("call", GET_TIME, "--args", "[1]", local_file=local_file)
+    assert code == 2 and "--args must be a JSON object" in err
 
 
 def test_tools_search(local_file: Path) -> None:
@@ -97,7 +104,7 @@ def test_output_into_a_closed_pipe_is_no_traceback(local_file: Path) -> None:
 
 def test_tools_without_a_local_stack(tmp_path: Path) -> None:
     code, _, err = tools("list", local_file=tmp_path / "missing.json")
-    assert code == 1 and "agentgw local up" in err
+    assert code == 2 and "agentgw local up" in err
 
 
 def _run_up(tmp_path: Path, port: int) -> subprocess.Popen[str]:
@@ -176,4 +183,4 @@ def test_tools_against_a_deployed_stack_by_name(local_stack: LocalStack, tmp_pat
     assert code == 0, err
     assert json.loads(out)["timezone"] == "UTC"
     code, _, err = tools("list", "--stack", "no-such-stack", "--region", region, local_file=missing)
-    assert code == 1 and "no-such-stack" in err
+    assert code == 2 and "no-such-stack" in err

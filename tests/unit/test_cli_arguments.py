@@ -23,6 +23,8 @@ from agentgw_local.cli import build_parser
         (["invoke", "hi", "--timeout", "nan"], "--timeout: must be a number of seconds above 0, not 'nan'"),
         (["health", "--timeout", "-1"], "--timeout: must be a number of seconds above 0, not '-1'"),
         (["health", "--timeout", "inf"], "--timeout: must be a number of seconds above 0, not 'inf'"),
+        (["tools", "search", ""], "query: must not be empty"),
+        (["tools", "search", "   "], "query: must not be empty"),
     ],
 )
 def test_out_of_range_options_are_usage_errors(
