@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import signal
+import socket
 import sys
 import threading
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from agentgw_local.arguments import port, positive_int, stack_name
 from agentgw_local.aws import PortInUse
@@ -94,6 +96,28 @@ def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
     )
 
 
+def running_stack(state_file: Path) -> StackInfo | None:
+    """The stack `state_file` describes, if something still listens at its address."""
+    try:
+        info = StackInfo.from_json(state_file.read_text("utf-8"))
+        address = urlsplit(info.gateway_url)
+        if address.hostname is None or address.port is None:
+            return None
+        with socket.create_connection((address.hostname, address.port), timeout=1.0):
+            return info
+    except (OSError, ValueError, TypeError):  # no file, not ours, or nothing listening: stale
+        return None
+
+
+def remove_if_ours(state_file: Path, info: StackInfo) -> None:
+    """Delete the state file unless another stack has written its own there since."""
+    try:
+        if state_file.read_text("utf-8") == info.to_json():
+            state_file.unlink()
+    except OSError:
+        pass
+
+
 def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
@@ -106,6 +130,15 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         elif getattr(state, "phase", None) != "entered":
             print(f"  provision: {describe_state(state)}", file=out, flush=True)
 
+    other = running_stack(args.state_file)
+    if other is not None:
+        # Both would write the same file, and stopping either would delete the other's.
+        print(
+            f"agentgw local up: a local stack is already running (gateway {other.gateway_url}, "
+            f"details in {args.state_file}): stop it first, or give this one its own --state-file",
+            file=err,
+        )
+        return 2
     stack = LocalStack(
         host=args.host,
         port=args.port,
@@ -138,6 +171,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         return 0
     finally:
         stack.stop()
-        args.state_file.unlink(missing_ok=True)  # the stack and its credentials are gone
+        if stack.info is not None:
+            remove_if_ours(args.state_file, stack.info)  # the stack and its credentials are gone
         for sig, handler in previous.items():
             signal.signal(sig, handler)

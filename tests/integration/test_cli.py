@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from agentgw.tools import target_name
+from agentgw_local import up
 from agentgw_local.cli import build_parser
 from agentgw_local.stack import LocalStack, StackInfo
 
@@ -155,6 +157,41 @@ def test_local_up_on_a_busy_port_says_so(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert f"port {port} on 127.0.0.1 is busy" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_second_local_up_on_the_same_state_file_is_refused(local_file: Path, tmp_path: Path) -> None:
+    """Two stacks would share one state file, and stopping either would delete the other's."""
+    shared = tmp_path / "local.json"
+    shared.write_bytes(local_file.read_bytes())  # what a running `local up` wrote: it listens
+    with socket.socket() as busy:  # were it not refused, it would stop at this busy port, not serve
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        args = build_parser().parse_args(["local", "up", "--port", port, "--state-file", str(shared)])
+        out, err = io.StringIO(), io.StringIO()
+        assert args.func(args, out, err) == 2
+    assert "a local stack is already running" in err.getvalue() and "--state-file" in err.getvalue()
+    assert shared.read_bytes() == local_file.read_bytes()  # left as it was
+
+
+def test_a_stale_state_file_does_not_block_and_only_our_own_is_removed(
+    local_stack: LocalStack, tmp_path: Path
+) -> None:
+    assert local_stack.info is not None
+    state = tmp_path / "local.json"
+    with socket.socket() as closed:  # a port nothing listens on once this block ends
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    stale = dataclasses.replace(local_stack.info, gateway_url=f"http://127.0.0.1:{port}/gateways/x/mcp")
+    stale.write(state)
+    assert up.running_stack(state) is None
+    assert up.running_stack(tmp_path / "missing.json") is None
+    assert up.running_stack(local_stack.info.write(tmp_path / "live.json")) == local_stack.info
+
+    up.remove_if_ours(state, local_stack.info)  # another stack's file since: kept
+    assert state.exists()
+    up.remove_if_ours(state, stale)
+    assert not state.exists()
 
 
 def test_tools_against_a_deployed_stack_by_name(local_stack: LocalStack, tmp_path: Path) -> None:
