@@ -20,6 +20,8 @@ from typing import Any
 
 from cfnlint.decode import cfn_yaml
 
+from agentgw_local.environment import EnvOverlay
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE_PATH = PROJECT_ROOT / "template.yaml"
 
@@ -46,12 +48,32 @@ class FunctionSpec:
         module, _, _ = self.handler.rpartition(".")
         return self.code_uri / (module.replace(".", "/") + ".py")
 
+    @property
+    def import_environment(self) -> dict[str, str]:
+        """The function's own Powertools settings from the template (literal values only).
+
+        Powertools' Logger, Metrics and Tracer read them once, when the handler module creates
+        them at import; set around the import, each in-process function gets its own service
+        name (its own logger and the EMF `service` dimension), as on Lambda. Nothing else is
+        read at import, and per invocation the process environment is shared, so no more is set.
+        """
+        return {
+            key: value
+            for key, value in self.environment.items()
+            if key.startswith("POWERTOOLS_") and isinstance(value, str)
+        }
+
     def load_handler(self) -> Handler:
         """Import the handler module from its file (a unique module name per function)."""
         module_name = f"agentgw_fn_{self.logical_id}"
         module = sys.modules.get(module_name)
         if module is None:
-            module = _import_file(module_name, self.handler_file)
+            overlay = EnvOverlay()
+            overlay.set(self.import_environment)
+            try:
+                module = _import_file(module_name, self.handler_file)
+            finally:
+                overlay.restore()
         attr = self.handler.rpartition(".")[2]
         handler = getattr(module, attr, None)
         if not callable(handler):

@@ -330,6 +330,13 @@ def test_logs_and_metrics_carry_the_request_and_never_a_secret(
     assert len(emf) == 1
     assert (emf[0]["PromptToolCalls"], emf[0]["PromptToolErrors"]) == ([1.0], [0.0])
     assert (emf[0]["PromptInputTokens"], emf[0]["PromptOutputTokens"]) == ([100.0], [10.0])
+    # Each function's own service, from its template environment, as on Lambda.
+    assert emf[0]["service"] == "agent"
+    tool_emf = [d for d in emf_documents(out, "agentgw") if "ToolInvocations" in d]
+    assert tool_emf and {d["service"] for d in tool_emf} == {"tools"}
+    # Each its own Powertools logger (named for the service), not one shared by the process.
+    loggers = {r.getMessage(): r.name for r in caplog.records}
+    assert (loggers["tools selected"], loggers["tool call succeeded"]) == ("agent", "tools")
     logs = [r for r in caplog.records if r.getMessage() == "tools selected"]
     assert logs and logs[-1].__dict__["request_id"] == request_id
     assert logs[-1].__dict__["tools_offered"] == 2

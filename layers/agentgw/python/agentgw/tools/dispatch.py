@@ -187,7 +187,9 @@ def handle(
     invocations at once in one process (the local gateway) would otherwise flush each
     other's values under the wrong `tool` dimension.
     """
-    metrics = EphemeralMetrics(namespace=metrics_namespace)
+    # The function's service, as its logger has it (read from the environment at import; in the
+    # local stack's shared process the environment at invocation time is not the function's).
+    metrics = EphemeralMetrics(namespace=metrics_namespace, service=logger.service)
     started = time.perf_counter()
     tool = "unknown"  # metric dimension until the name is known to be one of ours
     try:
