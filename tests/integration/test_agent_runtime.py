@@ -136,6 +136,23 @@ def test_bad_invocations_are_400(runtime_url: str, payload: object, message: str
     assert message in response.json()["message"]
 
 
-def test_invalid_json_is_rejected_by_the_runtime_app(runtime_url: str) -> None:
-    response = httpx.post(f"{runtime_url}/invocations", content=b"{nope", timeout=30)
+@pytest.mark.parametrize(("body", "says"), [(b"{nope", "not valid JSON"), (b'{"prompt": "\xff"}', "UTF-8")])
+def test_an_undecodable_body_gets_the_apis_own_400(runtime_url: str, body: bytes, says: str) -> None:
+    """As the HTTP API answers it: `invalid_request`, what is wrong, and the runtime's request id."""
+    response = httpx.post(
+        f"{runtime_url}/invocations",
+        content=body,
+        headers={"X-Amzn-Bedrock-AgentCore-Runtime-Request-Id": "req-123"},
+        timeout=30,
+    )
     assert response.status_code == 400
+    reply = response.json()
+    assert reply["error"] == "invalid_request" and says in reply["message"], reply
+    assert reply["request_id"] == "req-123"
+
+
+def test_a_body_that_decodes_reaches_the_entrypoint_unchanged(runtime_url: str) -> None:
+    body = json.dumps({"prompt": "What time is it in Tokyo?", "session_id": "passed-through"}).encode()
+    response = httpx.post(f"{runtime_url}/invocations", content=body, timeout=60)
+    assert response.status_code == 200, response.text
+    assert response.json()["session_id"] == "passed-through"

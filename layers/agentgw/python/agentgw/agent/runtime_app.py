@@ -22,6 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from bedrock_agentcore import BedrockAgentCoreApp, BedrockAgentCoreContext, RequestContext
+from bedrock_agentcore.runtime.models import REQUEST_ID_HEADER
 from starlette.responses import JSONResponse
 
 from agentgw.agent.service import SESSION_ID, AgentService
@@ -45,10 +46,59 @@ def runtime_session_id(header: str | None) -> str | None:
     return "rt-" + hashlib.sha256(header.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+class _ApiErrorsForUndecodableBodies:
+    """ASGI middleware: an `/invocations` body that is not UTF-8 JSON gets the agent API's own
+    400 (`invalid_request`, with the request id), not the framework's `{"error": "Invalid JSON"}`.
+
+    The framework decodes the body before the entrypoint sees it, so the check sits in front of
+    it; a body that decodes is passed on untouched.
+    """
+
+    def __init__(self, app: Any, agent_service: AgentService) -> None:
+        self.app = app
+        self.service = agent_service
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != "/invocations":
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            json.loads(body)
+        except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            wanted = REQUEST_ID_HEADER.lower().encode("latin-1")
+            request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == wanted), None)
+            try:
+                reply = self.service.handle(body, request_id=request_id or None)
+            finally:
+                metrics.flush_metrics(raise_on_empty_metrics=False)
+            await JSONResponse(reply.body, status_code=reply.status)(scope, receive, send)
+            return
+        replayed = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal replayed
+            if replayed:
+                return await receive()
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+
 def create_app(agent_service: AgentService | None = None) -> BedrockAgentCoreApp:
     """A BedrockAgentCoreApp whose entrypoint answers with `agent_service`."""
     svc = agent_service or service
     app = BedrockAgentCoreApp()
+    app.add_middleware(_ApiErrorsForUndecodableBodies, agent_service=svc)
 
     @app.entrypoint
     def invoke(payload: Any, context: RequestContext) -> Any:
