@@ -81,3 +81,14 @@ def test_tool_list_cache_ttl() -> None:
     get("gw", 0)  # a TTL of 0 means no caching
     assert len(fetched) == 4
     assert cache.fetches == 4
+
+
+def test_a_forgotten_entry_is_fetched_again_and_others_stay() -> None:
+    """What a gateway's -32022 does to the cached handshake: only that gateway asks again."""
+    cache: TtlCache[str] = TtlCache(clock=lambda: 0.0)
+    cache.store("gw-a", "2026-07-28")
+    cache.store("gw-b", "2026-07-28")
+    cache.forget("gw-a")
+    cache.forget("gw-unknown")  # nothing to forget: no error
+    assert cache.lookup("gw-a", 300) is None
+    assert cache.lookup("gw-b", 300) == "2026-07-28"
