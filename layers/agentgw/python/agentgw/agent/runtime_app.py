@@ -23,6 +23,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from bedrock_agentcore import BedrockAgentCoreApp, BedrockAgentCoreContext, RequestContext
 from bedrock_agentcore.runtime.models import REQUEST_ID_HEADER
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from agentgw.agent.service import SESSION_ID, AgentService
@@ -74,10 +75,9 @@ class _ApiErrorsForUndecodableBodies:
         try:
             json.loads(body)
         except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-            wanted = REQUEST_ID_HEADER.lower().encode("latin-1")
-            request_id = next((v.decode("latin-1") for k, v in scope["headers"] if k.lower() == wanted), None)
+            request_id = Headers(scope=scope).get(REQUEST_ID_HEADER) or None
             try:
-                reply = self.service.handle(body, request_id=request_id or None)
+                reply = self.service.handle(body, request_id=request_id)
             finally:
                 metrics.flush_metrics(raise_on_empty_metrics=False)
             await JSONResponse(reply.body, status_code=reply.status)(scope, receive, send)
