@@ -6,7 +6,7 @@
    on the MetaTool *dev* queries alone (LiveMCPBench stays a tool set it never saw). Objective:
    softmax cross-entropy of the labelled tool among all 199 tools, cosine to the tool's full-text +
    description vector, temperature 0.05, weight decay ``--weight-decay`` on ``U @ V`` (a pull
-   towards the identity), 300 full-batch Adam steps, seed 0. Written to
+   towards the identity), 300 full-batch Adam steps, seed 0 (NumPy, gradients by hand). Written to
    ``local/search/query_adapter.json``. The weight decay was chosen by two cross-validations
    within dev (``--cv``): fitted on the queries of 100 of the 199 tools, scored on the queries of
    the other 99 (does it generalise to tools it never saw?), and fitted on half the queries,
@@ -60,21 +60,36 @@ class MemoEmbedder(MiniLMEmbedder):
 def fit_adapter(
     queries: np.ndarray, targets: np.ndarray, labels: np.ndarray, *, weight_decay: float, rank: int = 32
 ) -> QueryAdapter:
-    import torch
-
-    torch.manual_seed(0)
-    q, t, y = torch.from_numpy(queries), torch.from_numpy(targets), torch.from_numpy(labels)
-    u = (0.01 * torch.randn(queries.shape[1], rank)).requires_grad_(True)
-    v = torch.zeros(rank, queries.shape[1], requires_grad=True)
-    optimiser = torch.optim.Adam([u, v], lr=1e-2)
-    for _ in range(300):
+    """Full-batch Adam (lr 1e-2, betas 0.9/0.999) on the objective above; gradients by hand (NumPy)."""
+    q, t = queries.astype(np.float64), targets.astype(np.float64)
+    n, dim = q.shape
+    onehot = np.zeros((n, len(t)))
+    onehot[np.arange(n), labels] = 1.0
+    rng = np.random.default_rng(0)
+    params = [0.01 * rng.standard_normal((dim, rank)), np.zeros((rank, dim))]
+    moments = [(np.zeros_like(p), np.zeros_like(p)) for p in params]
+    temperature, lr, beta1, beta2, eps = 0.05, 1e-2, 0.9, 0.999, 1e-8
+    for step in range(1, 301):
+        u, v = params
         delta = u @ v
-        moved = torch.nn.functional.normalize(q + q @ delta, dim=1)
-        loss = torch.nn.functional.cross_entropy(moved @ t.T / 0.05, y) + weight_decay * (delta**2).sum()
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
-    return QueryAdapter(u.detach().numpy(), v.detach().numpy())
+        moved = q + q @ delta
+        norms = np.maximum(np.linalg.norm(moved, axis=1, keepdims=True), 1e-12)
+        unit = moved / norms
+        logits = unit @ t.T / temperature
+        probs = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probs /= probs.sum(axis=1, keepdims=True)
+        # Backward: cross-entropy (mean), the logits, the normalisation, then q @ (U @ V) + decay.
+        d_unit = ((probs - onehot) / n) @ t / temperature
+        d_moved = (d_unit - unit * (d_unit * unit).sum(axis=1, keepdims=True)) / norms
+        d_delta = q.T @ d_moved + 2 * weight_decay * delta
+        grads = [d_delta @ v.T, u.T @ d_delta]
+        for i, (param, grad) in enumerate(zip(params, grads, strict=True)):
+            m, s2 = moments[i]
+            m = beta1 * m + (1 - beta1) * grad
+            s2 = beta2 * s2 + (1 - beta2) * grad**2
+            moments[i] = (m, s2)
+            param -= lr * (m / (1 - beta1**step)) / (np.sqrt(s2 / (1 - beta2**step)) + eps)
+    return QueryAdapter(params[0].astype(np.float32), params[1].astype(np.float32))
 
 
 def dev_recall(index: ToolIndex, queries: list[dict[str, Any]]) -> float:

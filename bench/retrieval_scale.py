@@ -10,15 +10,15 @@ add-target time, remove-target time, per-query p50/p95 with everything indexed (
 process's CPU time, which other processes on the machine hardly change), the CPU time of the same
 queries' embedding alone and of the rest, and RSS.
 
-A search uses a second core when the process may run on two (``agentgw_local.search.second_core``);
-``taskset -c 0 python -m bench.retrieval_scale`` measures the one-core case. CPU times are the whole
-process's (both threads of a search; nothing else runs in it).
+A search runs on one thread (ONNX Runtime, one intra-op thread); CPU times are the whole process's
+(nothing else runs in it), which other load on the machine inflates far less than wall clock.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import sys
 import time
@@ -29,10 +29,14 @@ from typing import Any
 import numpy as np
 
 from agentgw_local.search import ToolIndex
-from agentgw_local.search.second_core import usable_cpus
 from agentgw_local.search.text import split_query
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tool-retrieval"
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (Linux: honours taskset and cgroup cpusets)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def rss_mb() -> float:

@@ -47,7 +47,7 @@ import numpy as np
 from .bm25 import IncrementalBM25
 from .embedder import Embedder, MiniLMEmbedder
 from .query_adapter import QueryAdapter
-from .second_core import SecondCore, second_core
+from .scoring import best_scores
 from .text import TARGET_SEPARATOR, lexical_tokens, name_words, split_query, tool_text
 
 SEARCH_TOOL_NAME: Final = "x_amz_bedrock_agentcore_search"
@@ -124,48 +124,12 @@ def _fingerprint(tool: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(tool, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _best_scores(
-    queries: np.ndarray, rows: np.ndarray, alive: np.ndarray, second: SecondCore | None = None
-) -> np.ndarray:
+def _best_scores(queries: np.ndarray, rows: np.ndarray, alive: np.ndarray) -> np.ndarray:
     """For each live row (``alive``: row numbers), its best score over the query vectors, float32.
-
-    ``rows`` is the index's float16 score matrix: float16 halves the bytes a scoring pass streams
-    (at 10,000 tools memory is the cost, not arithmetic; -1.6 ms CPU per query at 11,000 tools).
-    Scores move by ≤ 1.2e-4 (cosine sums up to 2): 10 of 2,271 MetaTool dev top-10 sets changed, no
-    R@10. Torch's float16 matrix-vector product streams at memory speed; its float16 matmul with
-    several columns is ~3x slower, hence one product per query vector, the maximum taken in place.
-    With ``second`` and a large matrix, each half of the rows is scored on its own core.
-    """
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a pinned dependency of the local extra
-        best = (queries.astype(np.float32) @ rows.T.astype(np.float32)).max(axis=0)
-    else:
-        matrix = torch.from_numpy(rows)
-        vectors = torch.from_numpy(np.ascontiguousarray(queries, dtype=np.float32)).to(matrix.dtype)
-        product = torch.empty(len(rows), dtype=matrix.dtype)
-
-        def score(lo: int, hi: int) -> None:
-            with torch.inference_mode():  # thread-local: entered on whichever thread runs this
-                part, block = product[lo:hi], matrix[lo:hi]
-                torch.mv(block, vectors[0], out=part)
-                for vector in vectors[1:]:
-                    torch.maximum(part, torch.mv(block, vector), out=part)
-
-        half = len(rows) // 2
-        if (
-            second is None
-            or len(rows) < _SPLIT_ROWS
-            or not second.both(lambda: score(0, half), lambda: score(half, len(rows)))
-        ):
-            score(0, len(rows))
-        best = product.float().numpy()
-    # Dead rows dropped after the product (no copy of the matrix per query); none is the usual case.
+    Scored over all rows and the dead ones dropped after: no copy of the matrix per query (at
+    10,000 tools streaming the matrix is the cost), and none dead is the usual case."""
+    best = best_scores(queries, rows)
     return best if len(alive) == len(rows) else best[alive]
-
-
-# Below this many rows a scoring pass is too short to be worth handing half to another thread.
-_SPLIT_ROWS = 4096
 
 
 def _zscore(x: np.ndarray) -> np.ndarray:
@@ -198,9 +162,9 @@ class ToolIndex:
         dim = self._embedder.dim if self._embedder is not None else 0
         self._full = np.zeros((0, dim), dtype=np.float32)
         self._desc = np.zeros((0, dim), dtype=np.float32)
-        # full + desc: the dense score is q·full + q·desc = q·(full + desc), one pass over memory;
-        # float16, the only matrix every query reads in full (see _scores).
-        self._both = np.zeros((0, dim), dtype=np.float16)
+        # full + desc: the dense score is q·full + q·desc = q·(full + desc), one pass over memory,
+        # the only matrix every query reads in full.
+        self._both = np.zeros((0, dim), dtype=np.float32)
         self._name = np.zeros((0, dim), dtype=np.float32)  # the name's words alone
         # The adapter was fitted on MiniLM vectors: other embedders (tests' toy ones) go without it.
         self._adapter = (
@@ -210,7 +174,6 @@ class ToolIndex:
         )
         self._alive = np.zeros(0, dtype=bool)
         self._target_of = np.zeros(0, dtype=np.int64)
-        self._second_core = second_core()
 
     def __len__(self) -> int:
         with self._lock:
@@ -393,13 +356,13 @@ class ToolIndex:
                 # Over all rows (dead ones dropped after): no copy of the matrices per query, and
                 # one pass over memory per scoring (memory bandwidth is the cost at 10,000 tools).
                 both = self._both[:size]
-                dense = _best_scores(q_vectors, both, alive, self._second_core)
+                dense = _best_scores(q_vectors, both, alive)
                 fused = _zscore(dense) + p.lexical_weight * _zscore(lexical)
                 if p.prf_depth > 0 and p.prf_weight > 0 and len(alive) > p.prf_depth:
                     top = np.argpartition(-fused, p.prf_depth)[: p.prf_depth]
                     moved = q_vectors[0] + p.prf_weight * self._full[alive[top]].mean(axis=0)
                     moved /= max(float(np.linalg.norm(moved)), 1e-9)
-                    again = _best_scores(moved[None, :], both, alive, self._second_core)
+                    again = _best_scores(moved[None, :], both, alive)
                     if len(q_vectors) > 1:
                         again = np.maximum(again, dense)
                     fused = _zscore(again) + p.lexical_weight * _zscore(lexical)

