@@ -29,7 +29,7 @@ other two thirds (docs/benchmarks.md).
 
 Updates are incremental: upsert embeds only new or changed tools (outside the lock, so searches go on
 meanwhile) and appends rows; remove marks rows dead; dead rows are compacted away when they
-outnumber live ones, without re-embedding. Embedding is CPU-heavy (~30 tools/s): call ``upsert``
+outnumber live ones, without re-embedding. Embedding is CPU-heavy (tens of tools/s): call ``upsert``
 from a worker thread, not an event loop.
 """
 
