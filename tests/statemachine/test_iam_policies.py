@@ -124,7 +124,8 @@ def test_every_call_is_allowed_by_the_functions_policy(
             for handler, call in calls
             for action in IAM_ACTIONS.get(call, [call])
             if not any(
-                fnmatch.fnmatchcase(action, allowed) for allowed in allowed_actions(by_handler[handler], template)
+                fnmatch.fnmatchcase(action, allowed)
+                for allowed in allowed_actions(by_handler[handler], template)
             )
         }
     )
