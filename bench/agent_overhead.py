@@ -40,7 +40,6 @@ from bench.common import (
     quiet_stdout,
     scripted_model_support,
     summary_ms,
-    wait_for_search_warmup,
 )
 
 GET_TIME = "timeweather___get_time"
@@ -95,7 +94,6 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
             memory_mb=1024,
         )
         stack.aws.register_function(BASELINE_FUNCTION, spec, baseline_agent.lambda_handler)
-        wait_for_search_warmup()
         urls = {
             "ours": stack.info.api_url + "/prompt",
             "baseline": stack.base_url + "/baseline/prompt",
