@@ -8,7 +8,9 @@ variables of the agent function's environment (names and ARNs, never a secret):
 - `openai`: the API key, read once from the environment variable the user names, becomes a
   secret in the emulated Secrets Manager; the agent gets its ARN and reads the key from there,
   as it does deployed. The key is never written to disk, logged, printed or copied into
-  another environment variable. No key (local servers such as Ollama, llama.cpp, vLLM): no secret.
+  another environment variable, and its own variable is removed from the process (the agent's
+  emulated environment) while the stack runs. No key (local servers such as Ollama, llama.cpp,
+  vLLM): no secret.
 - `bedrock`: see `agentgw_local.real_bedrock` (the user's own AWS account, for Bedrock only).
 """
 
@@ -38,8 +40,9 @@ class Emulator(Protocol):
 class AgentModel(Protocol):
     provider: str
 
-    def start(self, aws: Emulator, stack_name: str) -> dict[str, str]:
-        """Prepare the emulated account; return the agent's model variables (no secrets)."""
+    def start(self, aws: Emulator, stack_name: str) -> dict[str, str | None]:
+        """Prepare the emulated account; return the agent's model variables (no secrets; None:
+        remove the variable while the stack runs)."""
         ...
 
     def stop(self) -> None: ...
@@ -53,7 +56,7 @@ class AgentModel(Protocol):
 class Offline:
     provider: str = "offline"
 
-    def start(self, aws: Emulator, stack_name: str) -> dict[str, str]:
+    def start(self, aws: Emulator, stack_name: str) -> dict[str, str | None]:
         return {"AGENTGW_MODEL_PROVIDER": self.provider}
 
     def stop(self) -> None:
@@ -75,14 +78,18 @@ class OpenAICompatible:
     key_source: str = ""  # where the key came from, for the console: an environment variable's name
     provider: str = "openai"
 
-    def start(self, aws: Emulator, stack_name: str) -> dict[str, str]:
-        return {
+    def start(self, aws: Emulator, stack_name: str) -> dict[str, str | None]:
+        variables: dict[str, str | None] = {
             "AGENTGW_MODEL_PROVIDER": self.provider,
             "AGENTGW_MODEL_ID": self.model_id,
             "AGENTGW_OPENAI_BASE_URL": self.base_url,
             # Empty is "not set" to the agent's settings, and replaces a value from the user's shell.
             "AGENTGW_OPENAI_API_KEY_SECRET_ARN": self._seed(aws, stack_name) if self.api_key else "",
         }
+        if self.key_source:
+            # A deployed function has no such variable: the agent must find the key where it would.
+            variables[self.key_source] = None
+        return variables
 
     def _seed(self, aws: Emulator, stack_name: str) -> str:
         secrets = aws.client("secretsmanager")
@@ -146,7 +153,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--aws-region",
         metavar="REGION",
-        help="bedrock: the Bedrock region (default: the profile's or AWS_REGION)",
+        help="bedrock: the Bedrock region (default: AWS_REGION, AWS_DEFAULT_REGION or the profile's)",
     )
 
 

@@ -33,7 +33,8 @@ def user_session(profile: str | None = None, region: str | None = None) -> tuple
     runtime endpoint it resolves to. Call it before the emulator changes the environment."""
     core = botocore.session.Session(profile=profile)
     try:
-        region = region or core.get_config_variable("region") or os.environ.get("AWS_REGION")
+        # The AWS CLI's order: the option, AWS_REGION, then AWS_DEFAULT_REGION or the profile's.
+        region = region or os.environ.get("AWS_REGION") or core.get_config_variable("region")
     except ProfileNotFound as exc:
         raise ModelChoiceError(f"--aws-profile: {exc}") from None
     if not region:
@@ -89,7 +90,7 @@ class RealBedrock:
         with self._lock:
             return models.bedrock_model(settings, boto_session=self.session, endpoint_url=self.endpoint_url)
 
-    def start(self, aws: Emulator, stack_name: str) -> dict[str, str]:
+    def start(self, aws: Emulator, stack_name: str) -> dict[str, str | None]:
         # A provider registered under a built-in name takes its place (agentgw.agent.models).
         models.register_provider(self.provider, self.build)
         return {"AGENTGW_MODEL_PROVIDER": self.provider, "AGENTGW_MODEL_ID": self.model_id}

@@ -150,7 +150,9 @@ class LocalStack:
     def _attach_agent_api(self) -> None:
         """Give the in-process agent function its template environment (no secrets) and record the URL."""
         assert self.aws is not None
-        environment = agent_environment(self.provision_result.parameter_name, os.environ)
+        environment: dict[str, str | None] = {
+            **agent_environment(self.provision_result.parameter_name, os.environ)
+        }
         if self.model is not None:
             environment.update(self.model.start(self.aws, self.stack_name))
             if self.on_state is not None:

@@ -116,11 +116,17 @@ def test_openai_provider_through_local_up(tmp_path: Path, recording: Recording, 
     assert [p for p in written if key in p.read_text("utf-8", "replace")] == []
 
 
+KEY_VARIABLE = "AGENTGW_TEST_USERS_OPENAI_KEY"
+
+
 @pytest.fixture
-def openai_stack(recording: Recording, key: str) -> Iterator[tuple[LocalStack, ReplayServer]]:
+def openai_stack(
+    recording: Recording, key: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[LocalStack, ReplayServer]]:
+    monkeypatch.setenv(KEY_VARIABLE, key)  # the user's own variable, named to `local up`
     with ReplayServer(recording, api_key=key) as replay:
         model = OpenAICompatible(
-            base_url=replay.base_url, model_id=recording.model, api_key=key, key_source="TEST_KEY"
+            base_url=replay.base_url, model_id=recording.model, api_key=key, key_source=KEY_VARIABLE
         )
         # The package's emulator when one runs (moto allows one per process); a stack of its own.
         stack = LocalStack(port=0, stack_name="agentgw-model", aws=local_aws._active, model=model)
@@ -141,8 +147,10 @@ def test_openai_key_lives_only_in_the_emulated_secrets_manager(
     stack, replay = openai_stack
     assert stack.aws is not None and stack.info is not None
     caplog.set_level(logging.INFO)
-    # The agent's environment names the secret; no environment variable holds the key.
+    # The agent's environment names the secret; no environment variable holds the key, not even
+    # the user's own while the stack runs (a deployed function has no such variable).
     arn = os.environ["AGENTGW_OPENAI_API_KEY_SECRET_ARN"]
+    assert KEY_VARIABLE not in os.environ
     assert os.environ["AGENTGW_MODEL_PROVIDER"] == "openai"
     assert os.environ["AGENTGW_OPENAI_BASE_URL"] == replay.base_url
     assert [name for name, value in os.environ.items() if key in value] == []
@@ -156,3 +164,5 @@ def test_openai_key_lives_only_in_the_emulated_secrets_manager(
     assert key not in caplog.text
     assert key not in stack.info.to_json()
     assert key not in repr(stack.model)
+    stack.stop()
+    assert os.environ[KEY_VARIABLE] == key  # the user's environment is theirs again
