@@ -24,7 +24,6 @@ from strands.models.model import Model
 
 from agentgw.agent import models
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import ToolSelection
 from agentgw_local.agent_model import Emulator, ModelChoiceError
 
 
@@ -86,7 +85,8 @@ class RealBedrock:
     def region(self) -> str:
         return str(self.session.region_name)
 
-    def build(self, settings: Settings, selection: ToolSelection) -> tuple[Model, str]:
+    def build(self, settings: Settings, selection: object) -> tuple[Model, str]:
+        """The agent's provider factory (`models.ProviderFactory`); Bedrock needs no tool selection."""
         with self._lock:
             return models.bedrock_model(settings, boto_session=self.session, endpoint_url=self.endpoint_url)
 
