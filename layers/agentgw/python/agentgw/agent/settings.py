@@ -31,7 +31,7 @@ class Settings:
     provider: str = "bedrock"
     model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     openai_base_url: str = ""
-    openai_api_key_secret_arn: str = ""  # secret string: the key, or {"api_key": "..."}
+    openai_api_key_secret_arn: str = ""  # secret string: the key, or {"api_key": "..."}; none: no key
     session_bucket: str = ""  # S3SessionManager when set
     session_prefix: str = "sessions/"
     session_dir: str = ""  # FileSessionManager when no bucket (the local stack)
@@ -64,10 +64,11 @@ class Settings:
         if self.provider not in PROVIDERS and self.provider not in _extra_providers():
             known = ", ".join((*PROVIDERS, *sorted(_extra_providers())))
             raise SettingsError(f"{ENV_NAMES['provider']}={self.provider!r} is not one of: {known}")
-        if self.provider == "openai" and not (self.openai_base_url and self.openai_api_key_secret_arn):
+        if self.provider == "openai" and not self.openai_base_url:
             raise SettingsError(
-                f"the openai provider needs {ENV_NAMES['openai_base_url']} and "
-                f"{ENV_NAMES['openai_api_key_secret_arn']} (the key itself stays in Secrets Manager)"
+                f"the openai provider needs {ENV_NAMES['openai_base_url']} (and, for an endpoint "
+                f"that takes a key, {ENV_NAMES['openai_api_key_secret_arn']}: the key stays in "
+                "Secrets Manager)"
             )
         if not 0 < self.deadline_s < 30:
             raise SettingsError(f"{ENV_NAMES['deadline_s']} must be between 0 and 30 seconds")
