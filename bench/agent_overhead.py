@@ -69,7 +69,6 @@ def _baseline_route(stack_ref: list[Any]) -> Mount:
 
 
 def run(requests: int, warmup: int) -> dict[str, Any]:
-    from agentgw.agent import models
     from agentgw_local.stack import LocalStack
     from agentgw_local.template import FunctionSpec
 
@@ -77,7 +76,10 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
     sessions = tempfile.mkdtemp(prefix="agentgw-bench-sessions-")
     os.environ["AGENTGW_MODEL_PROVIDER"] = support.PROVIDER
     os.environ["AGENTGW_SESSION_DIR"] = sessions
-    models.register_provider(support.PROVIDER, support._factory)
+    # The agent function's service as its handler composes it, with the scripted provider too.
+    agent_app = support.agent_app()
+    deployed_service = agent_app.service
+    agent_app.service = agent_app.compose({support.PROVIDER: support._factory})
     baseline_agent.MODEL_FACTORY = lambda: support.ScriptedModel(support.SCRIPT)
 
     stack_ref: list[Any] = []
@@ -129,7 +131,7 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                         per_request[name].append(delta)
     finally:
         stack.stop()
-        models.unregister_provider(support.PROVIDER)
+        agent_app.service = deployed_service
 
     agents: dict[str, Any] = {}
     for name in urls:

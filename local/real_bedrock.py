@@ -16,6 +16,8 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
 
 import boto3
 import botocore.session
@@ -25,6 +27,7 @@ from strands.models.model import Model
 from agentgw.agent import models
 from agentgw.agent.settings import Settings
 from agentgw_local.agent_model import Emulator, ModelChoiceError
+from agentgw_local.template import Template
 
 
 def user_session(profile: str | None = None, region: str | None = None) -> tuple[boto3.Session, str]:
@@ -73,6 +76,7 @@ class RealBedrock:
     provider: str = "bedrock"
     # A boto3 Session is not thread-safe, and concurrent requests each build a model from it.
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _deployed_service: Any = field(default=None, repr=False)
 
     @classmethod
     def from_user_environment(
@@ -91,13 +95,23 @@ class RealBedrock:
             return models.bedrock_model(settings, boto_session=self.session, endpoint_url=self.endpoint_url)
 
     def start(self, aws: Emulator, stack_name: str) -> dict[str, str | None]:
-        # A provider registered under a built-in name takes its place (agentgw.agent.models).
-        models.register_provider(self.provider, self.build)
+        # The agent function's service, composed as its handler composes it, with this provider
+        # under the built-in name: a provider passed in takes the built-in one's place.
+        app = _agent_function()
+        self._deployed_service = app.service
+        app.service = app.compose({self.provider: self.build})
         return {"AGENTGW_MODEL_PROVIDER": self.provider, "AGENTGW_MODEL_ID": self.model_id}
 
     def stop(self) -> None:
-        models.unregister_provider(self.provider)
+        if self._deployed_service is not None:
+            _agent_function().service = self._deployed_service
+            self._deployed_service = None
 
     def describe(self) -> str:
         account = f"AWS profile {self.profile}" if self.profile else "your AWS credentials"
         return f"bedrock {self.model_id} at {self.endpoint_url} ({account}; everything else emulated)"
+
+
+def _agent_function() -> ModuleType:
+    """The agent function's handler module, as the local stack runs it."""
+    return Template().functions()["AgentFunction"].handler_module()

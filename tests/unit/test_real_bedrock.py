@@ -13,15 +13,15 @@ from typing import Any
 import boto3
 import pytest
 
-from agentgw.agent import credentials, models
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import ToolSelection
+from agentgw.agent.tool_selection import ToolSelection
 from agentgw_local import agent_model
 from agentgw_local import aws as local_aws
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cli import build_parser
 from agentgw_local.environment import EnvOverlay
 from agentgw_local.real_bedrock import RealBedrock
+from agentgw_local.template import Template
 
 MODEL_ID = "eu.anthropic.claude-sonnet-4-5-20250929-v1:0"
 
@@ -55,11 +55,16 @@ def signed_request(client: Any, call: str, **params: Any) -> Any:
     return sent.value.request
 
 
+def agent_service() -> Any:
+    """The service the local stack's agent function answers with now."""
+    return Template().functions()["AgentFunction"].handler_module().service
+
+
 def bedrock_client_of_the_agent() -> tuple[Any, str]:
     """What the agent builds for a request: its settings from the environment, then the model."""
     settings = Settings.from_env()
-    model, name = models.build_model(settings, ToolSelection(tools=[]))
-    return model.client, name  # type: ignore[attr-defined]
+    model, name = agent_service().models.build(settings, ToolSelection(tools=[]))
+    return model.client, name
 
 
 def converse(client: Any, model_id: str) -> Any:
@@ -100,14 +105,14 @@ def test_bedrock_alone_reaches_the_users_account(user_env: Path, monkeypatch: py
                 in signed_request(ssm, "get_parameter", Name="p").headers["Authorization"].decode()
             )
             aws.client("secretsmanager").create_secret(Name="probe", SecretString="emulated")
-            assert credentials.secret_string("probe", 0) == "emulated"
+            assert agent_service().credentials.secret_string("probe", 0) == "emulated"
         finally:
             model.stop()
             overlay.restore()
-            credentials.reset_caches()
+            agent_service().credentials.reset()
         # Stopped, the stack's Bedrock is gone: `bedrock` is the deployed path again (the process's
         # own credentials and endpoint, here the emulator's).
-        assert "bedrock" not in models.registered_providers()
+        assert "bedrock" not in agent_service().models.extra_providers
         monkeypatch.setenv("AGENTGW_MODEL_PROVIDER", "bedrock")
         client, _ = bedrock_client_of_the_agent()
         assert client.meta.endpoint_url == aws.endpoint_url

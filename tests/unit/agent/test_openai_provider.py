@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from openai_replay import Recording, ReplayServer
 
-from agentgw.agent import models
+from agentgw.agent.credentials import GatewayCredentials
+from agentgw.agent.models import ModelFactory
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import ToolSelection
+from agentgw.agent.tool_selection import ToolSelection
 
 GET_TIME_SPEC: Any = {
     "name": "timeweather___get_time",
@@ -39,7 +40,7 @@ def test_no_key_secret_sends_no_key(monkeypatch: pytest.MonkeyPatch) -> None:
                 "AGENTGW_MODEL_ID": recording.model,
             }
         )
-        model, name = models.build_model(settings, ToolSelection(tools=[]))
+        model, name = ModelFactory(GatewayCredentials()).build(settings, ToolSelection(tools=[]))
         events = asyncio.run(_events(model))
     assert name == f"openai:{recording.model}"
     assert replay.refusals == []
