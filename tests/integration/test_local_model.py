@@ -22,11 +22,11 @@ import httpx
 import pytest
 from openai_replay import Recording, ReplayServer, tool_results
 
-from agentgw.agent import credentials
 from agentgw.tools import target_name
 from agentgw_local import aws as local_aws
 from agentgw_local.agent_model import OpenAICompatible, openai_secret_name
 from agentgw_local.stack import LocalStack, StackInfo
+from integration.agent_support import agent_service
 
 GET_TIME = f"{target_name()}___get_time"
 AGENTGW = [sys.executable, "-c", "from agentgw_local.cli import main; raise SystemExit(main())"]
@@ -135,7 +135,7 @@ def openai_stack(
             yield stack, replay
         finally:
             stack.stop()
-            credentials.reset_caches()
+            agent_service().credentials.reset()
 
 
 def test_openai_key_lives_only_in_the_emulated_secrets_manager(
