@@ -27,7 +27,7 @@ from mcp.shared.exceptions import MCPError
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
 from agentgw.oauth import TokenError, fetch_token
 from agentgw_local import arguments
-from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info
+from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_region
 
 SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
 MAX_PAGES = 1000
@@ -221,7 +221,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
 
 def _run(args: argparse.Namespace, out: Any) -> int:
     if args.stack:
-        target = deployed_target(args.stack, args.parameter, args.region)
+        target = deployed_target(args.stack, args.parameter, stack_region(args.region))
     else:
         target = local_target(args.local_file)
     command = args.tools_command
