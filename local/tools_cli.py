@@ -30,7 +30,7 @@ from agentgw.gateway import client as gateway_client
 from agentgw.gateway.auth import BearerAuth
 from agentgw.oauth import TokenError, fetch_token
 from agentgw_local import arguments
-from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info
+from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_region
 
 TIMEOUT_S = 60.0
 
@@ -206,7 +206,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
 
 def _run(args: argparse.Namespace, out: Any) -> int:
     if args.stack:
-        target = deployed_target(args.stack, args.parameter, args.region)
+        target = deployed_target(args.stack, args.parameter, stack_region(args.region))
     else:
         target = local_target(args.local_file)
     command = args.tools_command

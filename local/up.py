@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -66,6 +70,52 @@ def describe_state(state: Any) -> str:
     return f"{name} {status}" if name and status else str(state)
 
 
+def shell_path(path: Path, cwd: Path | None = None) -> str:
+    """`path` for a shell: relative when it is under `cwd` (as `.venv/bin/agentgw`), quoted as needed."""
+    cwd = cwd or Path.cwd()
+    path = Path(os.path.abspath(path))
+    if path.is_relative_to(cwd):
+        return shlex.quote(str(path.relative_to(cwd)))
+    return shlex.quote(str(path))
+
+
+def agentgw_command(cwd: Path | None = None, search_path: str | None = None) -> str:
+    """How the user's shell runs this `agentgw`: the bare name when PATH finds this same script,
+    else its path (`make run` does not put the virtual environment on PATH)."""
+    script = Path(sys.executable).parent / "agentgw"
+    if not script.is_file():  # not installed as a script: the interpreter runs the module
+        return f"{shell_path(Path(sys.executable), cwd)} -m agentgw_local.cli"
+    found = shutil.which("agentgw", path=search_path)
+    if found and os.path.samefile(found, script):
+        return "agentgw"
+    return shell_path(script, cwd)
+
+
+def try_it(info: StackInfo, state_file: Path) -> str:
+    """Commands to paste into a shell in this directory (tests/integration/test_cli.py runs each)."""
+    agentgw = agentgw_command()
+    local_file = "" if state_file == LOCAL_JSON else f" --local-file {shell_path(state_file)}"
+    python = "python3" if shutil.which("python3") else shell_path(Path(sys.executable))
+    read = f"import json;d=json.load(open({json.dumps(str(state_file))}))"
+    creds = shlex.quote(f'{read};print(d["client_id"]+":"+d["client_secret"])')
+    tokyo = shlex.quote(json.dumps({"timezone": "Asia/Tokyo"}))
+    lines = [
+        "Try it (from this directory):",
+        f'  {agentgw} invoke "What time is it in Tokyo?"{local_file}',
+        f"  {agentgw} tools list{local_file}",
+        f"  {agentgw} tools call timeweather___get_time --args {tokyo}{local_file}",
+        "",
+        "or with curl:",
+        f"  CREDS=$({python} -c {creds})",
+        f'  TOKEN=$(curl -s -u "$CREDS" -d grant_type=client_credentials {shlex.quote(info.token_url)} \\',
+        f"    | {python} -c 'import json,sys;print(json.load(sys.stdin)[\"access_token\"])')",
+        f'  curl -s {shlex.quote(info.gateway_url)} -H "Authorization: Bearer $TOKEN" \\',
+        "    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\",
+        """    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'""",
+    ]
+    return "\n".join(lines)
+
+
 def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
     print("\nagentgw local stack is up (Ctrl-C to stop)\n", file=out)
     rows = [
@@ -80,22 +130,7 @@ def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
         rows.append(("api_url", info.api_url))
     for key, value in rows:
         print(f"  {key:<14} {value}", file=out)
-    read = f"import json;d=json.load(open('{state_file}'))"
-    print(
-        "\nTry it:\n"
-        '  agentgw invoke "What time is it in Tokyo?"\n'
-        "  agentgw tools list\n"
-        '  agentgw tools call timeweather___get_time --args \'{"timezone": "Asia/Tokyo"}\'\n'
-        "\nor with curl:\n"
-        f"  CREDS=$(python3 -c \"{read};print(d['client_id']+':'+d['client_secret'])\")\n"
-        f'  TOKEN=$(curl -s -u "$CREDS" -d grant_type=client_credentials {info.token_url} \\\n'
-        "    | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"access_token\"])')\n"
-        f'  curl -s {info.gateway_url} -H "Authorization: Bearer $TOKEN" \\\n'
-        "    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n"
-        '    -d \'{"jsonrpc":"2.0","id":1,"method":"tools/list"}\'\n',
-        file=out,
-        flush=True,
-    )
+    print(f"\n{try_it(info, state_file)}\n", file=out, flush=True)
 
 
 def running_stack(state_file: Path) -> StackInfo | None:
