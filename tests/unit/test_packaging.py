@@ -15,6 +15,7 @@ import subprocess
 import sys
 import sysconfig
 import textwrap
+import tomllib
 import venv
 from pathlib import Path
 
@@ -22,7 +23,12 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 # Import name -> the folder it is built from (pyproject's package-dir).
-PACKAGES = {"agentgw": ROOT / "layers/agentgw/python/agentgw", "agentgw_local": ROOT / "local"}
+PACKAGES = {
+    name: ROOT / folder
+    for name, folder in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"][
+        "package-dir"
+    ].items()
+}
 # What the build reads besides the package folders.
 PROJECT_FILES = ("pyproject.toml", "README.md")
 
