@@ -27,7 +27,7 @@ from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
 from agentgw_local.aws import EmulatedAws
-from agentgw_local.host_guard import HostGuard
+from agentgw_local.host_guard import HostGuard, _run_sync, check, security_settings
 from agentgw_local.stack import LocalStack
 
 __all__ = ["scripted"]  # the fixture, imported for pytest
@@ -364,3 +364,18 @@ def test_guard_allows_the_servers_own_names(
     server: tuple[str, int], host_names: tuple[str, ...], host: str, status: int
 ) -> None:
     assert asyncio.run(_status(_guarded(host_names), server, host)) == status
+
+
+def test_the_wsgi_guard_runs_the_check_with_or_without_an_event_loop() -> None:
+    # moto's server threads have no event loop: the SDK's check (which awaits nothing) runs in
+    # one step, and a check that needs a loop still gets one.
+    settings = security_settings("127.0.0.1", 5000)
+    assert _run_sync(lambda: check(settings, "localhost:5000", None)) is None
+    refused = _run_sync(lambda: check(settings, "evil.example.com:5000", None))
+    assert refused is not None and refused.status == 421
+
+    async def needs_a_loop() -> str:
+        await asyncio.sleep(0)
+        return "ran"
+
+    assert _run_sync(needs_a_loop) == "ran"
