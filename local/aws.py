@@ -48,21 +48,20 @@ class PortInUse(RuntimeError):
     pass
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Raise PortInUse with a clear message when `host:port` cannot be bound."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise _port_in_use(host, port, exc) from exc
-
-
-def _port_in_use(host: str, port: int, exc: OSError) -> PortInUse:
-    return PortInUse(
-        f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
-    )
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host:port`; PortInUse with a clear message when it cannot be bound
+    (werkzeug's own binding would print and exit the process instead)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
+        ) from exc
+    sock.listen(128)
+    return sock
 
 
 def _is_ipv4_loopback(host: str) -> bool:
@@ -86,10 +85,14 @@ class GuardedMotoServer:
         from werkzeug.serving import make_server
 
         app = WsgiHostGuard(DomainDispatcherApplication(create_backend_app))
+        sock = _listen(host, port)
         try:
-            self._server = make_server(host, port, app, threaded=True, request_handler=MotoRequestHandler)
-        except OSError as exc:
-            raise _port_in_use(host, port, exc) from exc
+            # werkzeug serves a duplicate of the socket's descriptor.
+            self._server = make_server(
+                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+            )
+        finally:
+            sock.close()
         self.host, self.port = self._server.server_address[:2]
         self._thread = threading.Thread(target=self._server.serve_forever, name="agentgw-moto", daemon=True)
 

@@ -26,7 +26,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from agentgw_local.aws import EmulatedAws
+from agentgw_local.aws import EmulatedAws, GuardedMotoServer, PortInUse
 from agentgw_local.host_guard import HostGuard, _run_sync, check, security_settings
 from agentgw_local.stack import LocalStack
 
@@ -379,3 +379,13 @@ def test_the_wsgi_guard_runs_the_check_with_or_without_an_event_loop() -> None:
         return "ran"
 
     assert _run_sync(needs_a_loop) == "ran"
+
+
+def test_a_busy_emulator_port_is_a_clear_error() -> None:
+    # werkzeug, left to bind by itself, prints and exits the process instead.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PortInUse, match=f"port {port} on 127.0.0.1 is busy"):
+            GuardedMotoServer("127.0.0.1", port)
