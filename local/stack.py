@@ -98,7 +98,9 @@ class LocalStack:
             )
             # The agent API (/api/prompt → AgentFunction, as API Gateway would call it).
             api = agent_api_route(self)
-            self.http.start(build_app(self.cognito, self.gateway, [*self.extra_routes, api]))
+            # `--host` NAME is an address the stack answers to (its published URLs use it).
+            app = build_app(self.cognito, self.gateway, [*self.extra_routes, api], host_names=[self.host])
+            self.http.start(app)
             if self.should_provision:
                 self.info = self._provision()
                 self._attach_agent_api()
