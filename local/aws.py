@@ -30,6 +30,7 @@ from botocore.config import Config
 from agentgw_local.environment import EnvOverlay
 from agentgw_local.host_guard import WsgiHostGuard
 from agentgw_local.lambda_runtime import FunctionNotFound, LambdaRuntime, decode_client_context
+from agentgw_local.settings import DEFAULT_REGION
 from agentgw_local.template import FunctionSpec, Handler
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -165,7 +166,7 @@ def _decode_event(body: Any) -> Any:
 class EmulatedAws:
     """moto server on loopback with the real handlers behind Lambda. Use as a context manager."""
 
-    def __init__(self, *, host: str = LOOPBACK, port: int = 0, region: str = "us-east-1") -> None:
+    def __init__(self, *, host: str = LOOPBACK, port: int = 0, region: str = DEFAULT_REGION) -> None:
         # Loopback only: an address meant for the stack's HTTP front (`--host 0.0.0.0`) is not
         # one the emulator may listen on.
         self.host = host if _is_ipv4_loopback(host) else LOOPBACK

@@ -13,22 +13,18 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
 from agentgw.provisioning.errors import InvalidInput
 from agentgw_local.arguments import stack_name
 from agentgw_local.aws import EmulatedAws
-from agentgw_local.provision import (
-    DEFAULT_STACK_NAME,
-    ProvisionResult,
-    StateEvent,
-    deploy,
-    provision,
-    route_function_logs,
-    teardown,
-    use_local_stack_urls,
-)
+from agentgw_local.cloudformation import deploy
+from agentgw_local.execution import StateEvent
+from agentgw_local.function_logs import route_function_logs
+from agentgw_local.provision import ProvisionResult, provision, teardown
+from agentgw_local.settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_STACK_NAME, local_stack_urls
 
 
 def add_parser(local_subparsers: Any) -> None:
@@ -79,7 +75,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         print(event.line(), file=progress, flush=True)
 
     # The published URLs take the local stack's shape; nothing serves them (see THROWAWAY).
-    use_local_stack_urls()
+    os.environ.update(local_stack_urls(f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"))
     with EmulatedAws() as aws:
         deploy(aws, stack_name=args.stack_name)  # loads the handlers, so their logs can be routed
         restore_logs = route_function_logs(err, None if args.verbose else logging.WARNING)

@@ -25,12 +25,16 @@ from agentgw_local.environment import EnvOverlay
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.locate import StackInfo
 from agentgw_local.server import HttpServer, bind, build_app
+from agentgw_local.settings import (
+    DEFAULT_HOST,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    local_stack_urls,
+)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_STACK_NAME = "agentgw-local"
 
 
 class LocalStack:
@@ -42,9 +46,9 @@ class LocalStack:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         aws_port: int = 0,
-        region: str = "us-east-1",
+        region: str = DEFAULT_REGION,
         stack_name: str = DEFAULT_STACK_NAME,
-        page_size: int = 30,
+        page_size: int = DEFAULT_PAGE_SIZE,
         provision: bool = True,
         on_state: Callable[[Any], None] | None = None,
         extra_routes: Sequence[BaseRoute] = (),
@@ -85,13 +89,7 @@ class LocalStack:
                 self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
             self.region = self.aws.region
             base = self.http.base_url
-            self._env.set(
-                {
-                    "AGENTGW_GATEWAY_URL_TEMPLATE": f"{base}/gateways/{{gateway_id}}/mcp",
-                    "AGENTGW_COGNITO_IDP_URL": f"{base}/cognito-idp",
-                    "AGENTGW_COGNITO_DOMAIN_URL_TEMPLATE": f"{base}/cognito/{{domain}}",
-                }
-            )
+            self._env.set(local_stack_urls(base))
             self.cognito = EmulatedCognito(region=self.region)
             self.gateway = LocalGateway(
                 base_url=base, region=self.region, lambdas=self.aws.lambdas, page_size=self.page_size

@@ -19,12 +19,8 @@ from agentgw_local import agent_model
 from agentgw_local.arguments import port, positive_int, stack_name
 from agentgw_local.aws import PortInUse
 from agentgw_local.locate import LOCAL_JSON, StackInfo
-from agentgw_local.stack import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_STACK_NAME,
-    LocalStack,
-)
+from agentgw_local.settings import DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_PORT, DEFAULT_STACK_NAME
+from agentgw_local.stack import LocalStack
 
 
 def add_parser(local_subparsers: Any) -> None:
@@ -47,7 +43,10 @@ def add_parser(local_subparsers: Any) -> None:
         help="stack name to provision (default %(default)s)",
     )
     up.add_argument(
-        "--page-size", type=positive_int, default=30, help="tools/list page size (default %(default)s)"
+        "--page-size",
+        type=positive_int,
+        default=DEFAULT_PAGE_SIZE,
+        help="tools/list page size (default %(default)s)",
     )
     up.add_argument(
         "--state-file", type=Path, default=LOCAL_JSON, help="where to write the connection details"

@@ -26,7 +26,8 @@ from integration.stackkit import Mcp
 
 from agentgw_local import aws as local_aws
 from agentgw_local.cognito import EmulatedCognito
-from agentgw_local.provision import route_function_logs, teardown
+from agentgw_local.function_logs import route_function_logs
+from agentgw_local.provision import teardown
 from agentgw_local.stack import LocalStack
 
 STACK = "agentgw-secrets"

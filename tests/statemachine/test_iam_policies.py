@@ -21,7 +21,8 @@ from sm_inventory import cfn_endpoint, cfn_event
 
 from agentgw.provisioning import aws as provisioning_aws
 from agentgw_local.aws import EmulatedAws
-from agentgw_local.provision import deploy, provision, teardown
+from agentgw_local.cloudformation import deploy
+from agentgw_local.provision import provision, teardown
 from agentgw_local.template import Template
 
 STACK = "agentgw-iam"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agentgw_local.cli import main
-from agentgw_local.provision import local_stack_urls
+from agentgw_local.settings import local_stack_urls
 
 ROOT = Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "agentgw_local.cli"]
@@ -50,7 +50,7 @@ def test_human_output_streams_states_then_a_summary(
 ) -> None:
     # In-process (the imports are warm); the command sets the local-stack URL variables, which
     # monkeypatch puts back afterwards.
-    for key in local_stack_urls():
+    for key in local_stack_urls("http://127.0.0.1:8080"):
         monkeypatch.setenv(key, "")
     assert main(["local", "provision"]) == 0
     # The handlers' loggers got their streams and levels back (the CLI routed them to stderr).
