@@ -27,7 +27,7 @@ from moto.secretsmanager.models import SecretsManagerBackend
 from moto.ssm.models import SimpleSystemManagerBackend
 
 from agentgw.agent import credentials
-from agentgw_local.gateway.app import GENERIC_TOOL_ERROR
+from agentgw_local.gateway.tools import GENERIC_TOOL_ERROR
 from agentgw_local.stack import LocalStack
 from agentgw_local.template import FunctionSpec
 
