@@ -26,6 +26,7 @@ from agentgw_local.gateway.catalog import Catalog, GatewayView
 from agentgw_local.gateway.handshake import Sessions
 from agentgw_local.gateway.jsonrpc import INTERNAL_ERROR, UNAUTHORIZED, error_body
 from agentgw_local.gateway.protocol import McpProtocol
+from agentgw_local.gateway.search_index import ToolSearch
 from agentgw_local.gateway.targets import LambdaTargets
 from agentgw_local.gateway.tools import DEFAULT_PAGE_SIZE, Tools
 from agentgw_local.gateway.transport import AsgiEndpoint, StreamableHttp, header_map, send_json
@@ -56,12 +57,19 @@ class LocalGateway:
         # "sessions_closed" and "auth_errors".
         self.stats: Counter[str] = Counter()
         self.sessions = Sessions(self.stats)
-        self.tools = Tools(self.catalog, self.workers, page_size)
+        self.search = ToolSearch()
+        self.tools = Tools(self.search, self.workers, page_size)
         self.transport = StreamableHttp(McpProtocol(self.tools, self.sessions, self.stats))
 
     @property
     def page_size(self) -> int:
         return self.tools.page_size
+
+    def warm_search(self, gateway_id: str) -> None:
+        """Build the gateway's search index now (blocking), so that its first search is fast."""
+        view = self.catalog.view(gateway_id)
+        if view is not None and view.search_enabled:
+            self.search.warm(view)
 
     # -- URLs ------------------------------------------------------------------------------
     def mcp_url(self, gateway_id: str) -> str:

@@ -7,17 +7,12 @@ target that serves each; a target's kind, e.g. Lambda, says which tools it decla
 (their `updatedAt`, status or configuration object), so a tool added to the emulated control
 plane shows up on the next request while a steady request stream costs a cheap fingerprint
 per request.
-
-The semantic search index is kept per gateway and updated incrementally (only the tools that
-changed are re-embedded), off the event loop, when a search runs.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,8 +28,6 @@ log = logging.getLogger(__name__)
 TOOL_NAME_SEPARATOR = "___"
 SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
 SERVER_VERSION = "1.0.0"  # serverInfo.version
-SEARCH_RESULTS = 10
-SEARCH_RESULT_FIELDS = ("name", "description", "inputSchema")
 SEARCH_TOOL: dict[str, Any] = {
     "name": SEARCH_TOOL_NAME,
     "description": (
@@ -115,15 +108,11 @@ class Catalog:
         region: str,
         kinds: Iterable[TargetKind],
         account_id: str = ACCOUNT_ID,
-        index_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.region = region
         self.account_id = account_id
         self.kinds = {kind.config_key: kind for kind in kinds}
         self._views: dict[str, GatewayView] = {}
-        self._index_factory = index_factory
-        self._indexes: dict[str, _SearchState] = {}
-        self._indexes_lock = threading.Lock()
         self._backend_obj: Any = None
 
     def _backend(self) -> Any:
@@ -157,65 +146,6 @@ class Catalog:
         view = _build_view(gateway, targets, self.kinds, fingerprint)
         self._views[gateway_id] = view
         return view
-
-    # -- search --------------------------------------------------------------------------
-    def search(self, view: GatewayView, query: str, k: int = SEARCH_RESULTS) -> list[dict[str, Any]]:
-        """The `k` tools of `view` most relevant to `query` (blocking: call off the event loop)."""
-        state = self._search_state(view.gateway_id)
-        with state.lock:
-            state.sync(view)
-            # AgentCore's search answers with the definition fields only (no outputSchema).
-            return [
-                {key: tool[key] for key in SEARCH_RESULT_FIELDS if key in tool}
-                for tool in state.index.search(query, k=k)
-            ]
-
-    def warm(self, gateway_id: str) -> None:
-        """Build the gateway's search index now (blocking), so the first search is fast."""
-        view = self.view(gateway_id)
-        if view is not None and view.search_enabled:
-            state = self._search_state(gateway_id)
-            with state.lock:
-                state.sync(view)
-
-    def _search_state(self, gateway_id: str) -> _SearchState:
-        with self._indexes_lock:
-            state = self._indexes.get(gateway_id)
-            if state is None:
-                state = _SearchState(self._make_index())
-                self._indexes[gateway_id] = state
-            return state
-
-    def _make_index(self) -> Any:
-        if self._index_factory is not None:
-            return self._index_factory()
-        from agentgw_local.search import ToolIndex
-
-        return ToolIndex()
-
-
-class _SearchState:
-    """One gateway's search index and the tool definitions it holds."""
-
-    def __init__(self, index: Any) -> None:
-        self.index = index
-        self.indexed: dict[str, str] = {}  # name -> canonical JSON of the indexed definition
-        self.fingerprint: tuple[Any, ...] | None = None
-        self.lock = threading.Lock()
-
-    def sync(self, view: GatewayView) -> None:
-        if self.fingerprint == view.fingerprint:
-            return
-        current = {tool.name: tool.definition for tool in view.tools}
-        canonical = {name: json.dumps(defn, sort_keys=True) for name, defn in current.items()}
-        gone = [name for name in self.indexed if name not in current]
-        changed = [current[name] for name, text in canonical.items() if self.indexed.get(name) != text]
-        if gone:
-            self.index.remove(gone)
-        if changed:
-            self.index.upsert(changed)
-        self.indexed = canonical
-        self.fingerprint = view.fingerprint
 
 
 def _build_view(

@@ -17,8 +17,9 @@ from typing import Any
 
 import jsonschema
 
-from agentgw_local.gateway.catalog import SEARCH_TOOL, SEARCH_TOOL_NAME, Catalog, GatewayView
+from agentgw_local.gateway.catalog import SEARCH_TOOL, SEARCH_TOOL_NAME, GatewayView
 from agentgw_local.gateway.jsonrpc import INVALID_PARAMS, RpcError
+from agentgw_local.gateway.search_index import ToolSearch
 from agentgw_local.gateway.targets.kind import ToolCall, ToolCallError
 from agentgw_local.gateway.workers import WorkerPool
 
@@ -33,10 +34,10 @@ _SEARCH_VALIDATOR = jsonschema.Draft202012Validator(SEARCH_TOOL["inputSchema"])
 class Tools:
     """Lists and calls the tools of a gateway snapshot."""
 
-    def __init__(self, catalog: Catalog, workers: WorkerPool, page_size: int = DEFAULT_PAGE_SIZE) -> None:
+    def __init__(self, search: ToolSearch, workers: WorkerPool, page_size: int = DEFAULT_PAGE_SIZE) -> None:
         if page_size < 1:
             raise ValueError("page_size must be at least 1")
-        self.catalog = catalog
+        self.search = search
         self.workers = workers
         self.page_size = page_size
 
@@ -82,7 +83,7 @@ class Tools:
         _validate(_SEARCH_VALIDATOR, arguments, SEARCH_TOOL_NAME)
         query = arguments["query"]
         try:
-            tools = await self.workers.run(self.catalog.search, view, query)
+            tools = await self.workers.run(self.search.search, view, query)
         except Exception as exc:
             log.exception("search on gateway %s failed", view.gateway_id)
             return _tool_error(view, f"Tool search failed: {type(exc).__name__}: {exc}")
