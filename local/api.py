@@ -214,8 +214,9 @@ def agent_api_route(stack: Any) -> Mount:
 def agent_environment(parameter_name: str, environ: Mapping[str, str]) -> dict[str, str]:
     """What the template's AgentFunction environment resolves to locally (no secrets).
 
-    The model provider defaults to `offline` (no account, no network); set
-    AGENTGW_MODEL_PROVIDER (and its companions) before `agentgw local up` to use another.
+    The model provider defaults to AGENTGW_MODEL_PROVIDER, else `offline` (no account, no
+    network); `agentgw local up --model-provider …` replaces the model's variables
+    (agentgw_local.agent_model).
     """
     return {
         "AGENTGW_CONFIG_PARAMETER": parameter_name,

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw_local.agent_model import AgentModel
 from agentgw_local.api import API_PREFIX, agent_api_route, agent_environment
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
@@ -48,6 +49,7 @@ class LocalStack:
         on_state: Callable[[Any], None] | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         aws: EmulatedAws | None = None,
+        model: AgentModel | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,6 +63,8 @@ class LocalStack:
         # An emulator already running in this process (moto allows one) is used, not stopped.
         self.aws: EmulatedAws | None = aws
         self._owns_aws = aws is None
+        # The agent's model (agentgw_local.agent_model); None: AGENTGW_MODEL_PROVIDER or offline.
+        self.model = model
         self.http: HttpServer | None = None
         self.cognito: EmulatedCognito | None = None
         self.gateway: LocalGateway | None = None
@@ -145,7 +149,15 @@ class LocalStack:
 
     def _attach_agent_api(self) -> None:
         """Give the in-process agent function its template environment (no secrets) and record the URL."""
-        self._env.set(agent_environment(self.provision_result.parameter_name, os.environ))
+        assert self.aws is not None
+        environment: dict[str, str | None] = {
+            **agent_environment(self.provision_result.parameter_name, os.environ)
+        }
+        if self.model is not None:
+            environment.update(self.model.start(self.aws, self.stack_name))
+            if self.on_state is not None:
+                self.on_state(f"agent model: {self.model.describe()}")
+        self._env.set(environment)
         self.with_api_url(self.base_url + API_PREFIX)
 
     def with_api_url(self, api_url: str) -> StackInfo:
@@ -158,6 +170,8 @@ class LocalStack:
         if self.http is not None:
             self.http.stop()
             self.http = None
+        if self.model is not None:
+            self.model.stop()
         if self.aws is not None and self._owns_aws:
             self.aws.stop()
             self.aws = None

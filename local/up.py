@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentgw_local import agent_model
 from agentgw_local.arguments import port, positive_int, stack_name
 from agentgw_local.aws import PortInUse
 from agentgw_local.locate import LOCAL_JSON, StackInfo
@@ -47,6 +48,7 @@ def add_parser(local_subparsers: Any) -> None:
     up.add_argument(
         "--state-file", type=Path, default=LOCAL_JSON, help="where to write the connection details"
     )
+    agent_model.add_arguments(up)
     up.set_defaults(func=run)
 
 
@@ -130,6 +132,13 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         elif getattr(state, "phase", None) != "entered":
             print(f"  provision: {describe_state(state)}", file=out, flush=True)
 
+    try:
+        # First, while the environment is still the user's own (bedrock resolves their AWS session).
+        model = agent_model.from_args(args)
+    except agent_model.ModelChoiceError as exc:
+        print(f"agentgw local up: {exc}", file=err)
+        return 2
+
     other = running_stack(args.state_file)
     if other is not None:
         # Both would write the same file, and stopping either would delete the other's.
@@ -146,6 +155,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         stack_name=args.stack_name,
         page_size=args.page_size,
         on_state=on_state,
+        model=model,
     )
     print(f"agentgw: starting the local stack on {args.host}:{args.port} ...", file=out, flush=True)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
