@@ -115,7 +115,7 @@ class LocalStack:
         if self.on_state is not None:
             self.on_state("search: loading the model and indexing the tools")
         try:
-            self.gateway.catalog.warm(gateway_id)
+            self.gateway.warm_search(gateway_id)
         except Exception as exc:  # the search itself will report the problem, with the reason
             log.warning("warming the tool search index failed: %s", exc)
 

@@ -26,7 +26,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.ssm.models import SimpleSystemManagerBackend
 
-from agentgw_local.gateway.app import GENERIC_TOOL_ERROR
+from agentgw_local.gateway.tools import GENERIC_TOOL_ERROR
 from agentgw_local.stack import LocalStack
 from agentgw_local.template import FunctionSpec
 
