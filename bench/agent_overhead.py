@@ -40,7 +40,6 @@ from bench.common import (
     quiet_stdout,
     scripted_model_support,
     summary_ms,
-    wait_for_search_warmup,
 )
 
 GET_TIME = "timeweather___get_time"
@@ -70,7 +69,6 @@ def _baseline_route(stack_ref: list[Any]) -> Mount:
 
 
 def run(requests: int, warmup: int) -> dict[str, Any]:
-    from agentgw.agent import models
     from agentgw_local.stack import LocalStack
     from agentgw_local.template import FunctionSpec
 
@@ -78,7 +76,10 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
     sessions = tempfile.mkdtemp(prefix="agentgw-bench-sessions-")
     os.environ["AGENTGW_MODEL_PROVIDER"] = support.PROVIDER
     os.environ["AGENTGW_SESSION_DIR"] = sessions
-    models.register_provider(support.PROVIDER, support._factory)
+    # The agent function's service as its handler composes it, with the scripted provider too.
+    agent_app = support.agent_app()
+    deployed_service = agent_app.service
+    agent_app.service = agent_app.compose({support.PROVIDER: support._factory})
     baseline_agent.MODEL_FACTORY = lambda: support.ScriptedModel(support.SCRIPT)
 
     stack_ref: list[Any] = []
@@ -95,7 +96,6 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
             memory_mb=1024,
         )
         stack.aws.register_function(BASELINE_FUNCTION, spec, baseline_agent.lambda_handler)
-        wait_for_search_warmup()
         urls = {
             "ours": stack.info.api_url + "/prompt",
             "baseline": stack.base_url + "/baseline/prompt",
@@ -131,7 +131,7 @@ def run(requests: int, warmup: int) -> dict[str, Any]:
                         per_request[name].append(delta)
     finally:
         stack.stop()
-        models.unregister_provider(support.PROVIDER)
+        agent_app.service = deployed_service
 
     agents: dict[str, Any] = {}
     for name in urls:

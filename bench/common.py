@@ -6,7 +6,6 @@ import contextlib
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -67,13 +66,6 @@ def machine() -> dict[str, Any]:
         "platform": sys.platform,
         "loadavg_1m_at_end": round(os.getloadavg()[0], 2),
     }
-
-
-def wait_for_search_warmup(timeout_s: float = 120.0) -> None:
-    """Let the local stack's background search-index warm-up finish before measuring (it uses CPU)."""
-    for thread in threading.enumerate():
-        if thread.name == "agentgw-search-warmup":
-            thread.join(timeout_s)
 
 
 def scripted_model_support() -> Any:

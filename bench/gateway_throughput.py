@@ -93,11 +93,9 @@ def serve_stack(log: str) -> None:
     from agentgw.config import ClientCredentials
     from agentgw.oauth import fetch_token
     from agentgw_local.stack import LocalStack
-    from bench.common import wait_for_search_warmup
 
     stack = LocalStack(port=0, stack_name="agentgw-bench").start()
     try:
-        wait_for_search_warmup()
         info = stack.info
         assert info is not None
         token = fetch_token(info.token_url, ClientCredentials(info.client_id, info.client_secret), info.scope)

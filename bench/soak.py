@@ -70,7 +70,7 @@ def serve(info_path: Path) -> None:
                 "rss_kb": _rss_kb(),
                 "threads": th.active_count(),
                 "thread_names": sorted(Counter(_family(t.name) for t in th.enumerate()).items()),
-                "mcp_sessions": len(stack.gateway._sessions),
+                "mcp_sessions": stack.gateway.open_sessions,
                 "gateway": dict(stack.gateway.stats),
                 "cognito": dict(stack.cognito.stats),
             }

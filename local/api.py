@@ -29,6 +29,7 @@ from starlette.routing import Mount, Route
 
 from agentgw_local.aws import ACCOUNT_ID
 from agentgw_local.lambda_runtime import InvokeResult
+from agentgw_local.settings import function_name
 
 # API Gateway's own limits.
 INTEGRATION_TIMEOUT_S = 30.0
@@ -195,8 +196,8 @@ LOCAL_SESSION_DIR = ".agentgw/sessions"
 
 
 def agent_function_name(stack_name: str) -> str:
-    """The name provisioning gives the agent function in emulated Lambda (`{stack}-{logical id}`)."""
-    return f"{stack_name}-{AGENT_FUNCTION_LOGICAL_ID}"[:64]
+    """The name provisioning gives the agent function in emulated Lambda."""
+    return function_name(stack_name, AGENT_FUNCTION_LOGICAL_ID)
 
 
 def agent_api_route(stack: Any) -> Mount:
@@ -214,8 +215,9 @@ def agent_api_route(stack: Any) -> Mount:
 def agent_environment(parameter_name: str, environ: Mapping[str, str]) -> dict[str, str]:
     """What the template's AgentFunction environment resolves to locally (no secrets).
 
-    The model provider defaults to `offline` (no account, no network); set
-    AGENTGW_MODEL_PROVIDER (and its companions) before `agentgw local up` to use another.
+    The model provider defaults to AGENTGW_MODEL_PROVIDER, else `offline` (no account, no
+    network); `agentgw local up --model-provider …` replaces the model's variables
+    (agentgw_local.agent_model).
     """
     return {
         "AGENTGW_CONFIG_PARAMETER": parameter_name,

@@ -5,11 +5,17 @@ machine definition run unchanged. Two moto settings make that work: Step Functio
 executes state machines (moto's ASL interpreter), and Lambda uses its docker-less backend,
 whose `Invoke` we route to the real handlers through `LambdaRuntime`. moto's interpreter
 calls Lambda at `localhost:$MOTO_PORT`, so `MOTO_PORT` is set to the port really bound.
+
+The emulator holds the stack's secrets (Secrets Manager) and answers any caller with moto's
+dummy credentials, so it listens on loopback only, whatever address the stack's HTTP front
+is given, and behind the same Host/Origin check (`WsgiHostGuard`): moto's own server would
+otherwise answer any Host and, with its global CORS, let any web page read its replies.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
 import logging
 import socket
 import threading
@@ -22,10 +28,13 @@ import boto3
 from botocore.config import Config
 
 from agentgw_local.environment import EnvOverlay
+from agentgw_local.host_guard import WsgiHostGuard
 from agentgw_local.lambda_runtime import FunctionNotFound, LambdaRuntime, decode_client_context
+from agentgw_local.settings import DEFAULT_REGION
 from agentgw_local.template import FunctionSpec, Handler
 
 ACCOUNT_ID = "123456789012"  # moto's default account
+LOOPBACK = "127.0.0.1"
 LAMBDA_ROLE_NAME = "agentgw-local-lambda"
 
 # Fake, well-known credentials for the emulator: not secrets, and never real ones.
@@ -40,17 +49,68 @@ class PortInUse(RuntimeError):
     pass
 
 
-def check_port_free(host: str, port: int) -> None:
-    """Raise PortInUse with a clear message when `host:port` cannot be bound."""
-    if port == 0:
-        return
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket listening on `host:port`; PortInUse with a clear message when it cannot be bound
+    (werkzeug's own binding would print and exit the process instead)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PortInUse(
+            f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
+        ) from exc
+    sock.listen(128)
+    return sock
+
+
+def _is_ipv4_loopback(host: str) -> bool:
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.version == 4 and address.is_loopback
+
+
+class GuardedMotoServer:
+    """moto's server app behind `WsgiHostGuard`, in a background thread (what moto's
+    ThreadedMotoServer does, which offers no way to wrap the app)."""
+
+    def __init__(self, host: str, port: int) -> None:
+        from moto.moto_server.werkzeug_app import (
+            DomainDispatcherApplication,
+            MotoRequestHandler,
+            create_backend_app,
+        )
+        from werkzeug.serving import make_server
+
+        app = WsgiHostGuard(DomainDispatcherApplication(create_backend_app))
+        sock = _listen(host, port)
         try:
-            sock.bind((host, port))
-        except OSError as exc:
-            raise PortInUse(
-                f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
-            ) from exc
+            # werkzeug serves a duplicate of the socket's descriptor.
+            self._server = make_server(
+                host, port, app, threaded=True, request_handler=MotoRequestHandler, fd=sock.fileno()
+            )
+        finally:
+            sock.close()
+        self.host, self.port = self._server.server_address[:2]
+        self._thread = threading.Thread(target=self._server.serve_forever, name="agentgw-moto", daemon=True)
+
+    @property
+    def listening_address(self) -> tuple[str, int]:
+        """The address the listening socket is bound to (what the OS will accept connections on)."""
+        host, port = self._server.socket.getsockname()[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._server.shutdown()
+            self._thread.join(timeout=10)
+        self._server.server_close()
 
 
 # moto keeps its backends in module globals, so one emulator per process is active at a time;
@@ -106,12 +166,14 @@ def _decode_event(body: Any) -> Any:
 class EmulatedAws:
     """moto server on loopback with the real handlers behind Lambda. Use as a context manager."""
 
-    def __init__(self, *, host: str = "127.0.0.1", port: int = 0, region: str = "us-east-1") -> None:
-        self.host = host
+    def __init__(self, *, host: str = LOOPBACK, port: int = 0, region: str = DEFAULT_REGION) -> None:
+        # Loopback only: an address meant for the stack's HTTP front (`--host 0.0.0.0`) is not
+        # one the emulator may listen on.
+        self.host = host if _is_ipv4_loopback(host) else LOOPBACK
         self.port = port
         self.region = region
         self.lambdas = LambdaRuntime()
-        self._server: Any = None
+        self._server: GuardedMotoServer | None = None
         self._env = EnvOverlay()
         self._client_config = Config(retries={"max_attempts": 2, "mode": "standard"})
 
@@ -121,17 +183,15 @@ class EmulatedAws:
         if _active is not None:
             raise RuntimeError("an emulated AWS is already running in this process")
         from moto.moto_api._internal.models import moto_api_backend
-        from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-        check_port_free(self.host, self.port)
         _install_lambda_patch()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         moto_api_backend.set_config(
             {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}
         )
-        self._server = ThreadedMotoServer(ip_address=self.host, port=self.port, verbose=False)
+        self._server = GuardedMotoServer(self.host, self.port)
         self._server.start()
-        self.port = self._server.get_host_and_port()[1]
+        self.port = self._server.port
         self._env.set(
             {
                 **_EMULATOR_ENV,
@@ -169,6 +229,12 @@ class EmulatedAws:
         moto_api_backend.reset()
 
     # -- access ----------------------------------------------------------------------------
+    @property
+    def listening_address(self) -> tuple[str, int]:
+        if self._server is None:
+            raise RuntimeError("the emulated AWS is not running")
+        return self._server.listening_address
+
     @property
     def endpoint_url(self) -> str:
         return f"http://{self.host}:{self.port}"

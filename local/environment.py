@@ -16,10 +16,14 @@ class EnvOverlay:
     def __init__(self) -> None:
         self._saved: dict[str, str | None] = {}
 
-    def set(self, values: Mapping[str, str]) -> None:
+    def set(self, values: Mapping[str, str | None]) -> None:
+        """Set each variable; None removes it (until `restore`)."""
         for key, value in values.items():
             self._saved.setdefault(key, os.environ.get(key))
-            os.environ[key] = value
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
     def restore(self) -> None:
         for key, value in self._saved.items():

@@ -22,7 +22,13 @@ from agentgw.health import HealthReport, HealthTarget, check_published_gateway, 
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
 from agentgw_local.arguments import positive_seconds
-from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_output
+from agentgw_local.locate import (
+    StackLookupError,
+    add_stack_arguments,
+    read_local_info,
+    stack_output,
+    stack_region,
+)
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
 # The local gateway embeds its tools for search on the first query (seconds on a small
@@ -95,13 +101,15 @@ def print_report(report: HealthReport, out: TextIO) -> None:
     print(report.summary(), file=out)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    # The streams of the moment (not of import time), as pytest's capture replaces them.
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         if args.stack:
-            if args.region:
-                # The SSM, Secrets Manager and CloudFormation clients all follow it.
-                os.environ["AWS_DEFAULT_REGION"] = args.region
-            parameter = config_parameter_for_stack(args.stack, region=args.region)
+            region = stack_region(args.region)
+            # The SSM, Secrets Manager and CloudFormation clients all follow it.
+            os.environ["AWS_DEFAULT_REGION"] = region
+            parameter = config_parameter_for_stack(args.stack, region=region)
             report = check_published_gateway(parameter, stage_timeout=args.timeout or DEFAULT_STAGE_TIMEOUT_S)
         else:
             report = local_report(args.local_file, args.timeout or LOCAL_STAGE_TIMEOUT_S)

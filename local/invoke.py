@@ -29,6 +29,7 @@ from agentgw_local.locate import (
     add_stack_arguments,
     read_local_info,
     stack_output,
+    stack_region,
 )
 
 EXIT_OK, EXIT_API_ERROR, EXIT_CANNOT_ASK = 0, 1, 2
@@ -93,7 +94,7 @@ def signed_headers(url: str, body: bytes, session: Any) -> dict[str, str]:
         raise CannotAsk("no AWS credentials found (configure them as for the AWS CLI) to sign the request")
     region = session.region_name
     if not region:
-        raise CannotAsk("no AWS region configured: pass --region or set AWS_REGION")
+        raise CannotAsk("no AWS region configured: pass --region or set AWS_DEFAULT_REGION")
     request = AWSRequest(method="POST", url=url, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
     return dict(request.headers.items())
@@ -123,7 +124,7 @@ def ask(args: argparse.Namespace) -> ApiResponse:
     if args.stack:
         import boto3
 
-        session = boto3.Session(region_name=args.region)
+        session = boto3.Session(region_name=stack_region(args.region))
         url = stack_api_url(args.stack, session).rstrip("/") + PROMPT_PATH
         headers = {**signed_headers(url, body, session), "Accept": "application/json"}
     elif args.url:
@@ -159,7 +160,9 @@ def _print_tool_calls(calls: list[dict[str, Any]], out: TextIO) -> None:
         print(f"  tool {call.get('name')} {arguments} -> {mark} ({call.get('latency_ms')} ms)", file=out)
 
 
-def run(args: argparse.Namespace, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
+def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    # The streams of the moment (not of import time), as pytest's capture replaces them.
+    out, err = out or sys.stdout, err or sys.stderr
     try:
         response = ask(args)
     except (CannotAsk, StackLookupError) as exc:

@@ -66,13 +66,26 @@ def add_stack_arguments(parser: Any, *, stack_help: str, stack_group: Any = None
     `stack_group` takes `--stack` instead of `parser` when it excludes another target (`--url`).
     """
     (stack_group or parser).add_argument("--stack", metavar="NAME", help=stack_help)
-    parser.add_argument("--region", help="AWS region of the deployed stack (default: boto3's)")
+    parser.add_argument("--region", help="the deployed stack's region (default: boto3's, else AWS_REGION)")
     parser.add_argument(
         "--local-file",
         type=Path,
         default=None,
         help=f"the local stack's connection file (default {LOCAL_JSON})",
     )
+
+
+def stack_region(region: str | None) -> str:
+    """The AWS region of a deployed stack: `--region`, else boto3's (AWS_DEFAULT_REGION, the
+    profile), else AWS_REGION (which the AWS CLI reads and boto3 does not)."""
+    import boto3
+
+    found = region or boto3.session.Session().region_name or os.environ.get("AWS_REGION")
+    if not found:
+        raise StackLookupError(
+            "no AWS region for --stack: pass --region, or set AWS_DEFAULT_REGION or a profile's region"
+        )
+    return found
 
 
 def read_local_info(path: Path | None = None) -> StackInfo:

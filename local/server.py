@@ -1,7 +1,9 @@
 """The local stack's HTTP front: one Starlette app on one loopback port, served by uvicorn.
 
 It carries the emulated Cognito endpoints, the gateway data plane and any extra routes
-(the agent API mounts itself through `extra_routes`). The listening socket is bound up
+(the agent API mounts itself through `extra_routes`), all behind `HostGuard`: a request
+whose Host is not this server's own address, or that a browser sends from a foreign Origin,
+is refused before any route sees it (see host_guard.py). The listening socket is bound up
 front, so a busy port fails fast with a clear message and port 0 learns its real port
 before anything (provisioning, the endpoint URLs) needs it.
 """
@@ -15,24 +17,38 @@ from collections.abc import AsyncIterator, Sequence
 
 import uvicorn
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
 from agentgw_local.aws import PortInUse
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.gateway import LocalGateway
+from agentgw_local.host_guard import HostGuard
 
 START_TIMEOUT_S = 10.0
 
 
 def build_app(
-    cognito: EmulatedCognito, gateway: LocalGateway, extra_routes: Sequence[BaseRoute] = ()
+    cognito: EmulatedCognito,
+    gateway: LocalGateway,
+    extra_routes: Sequence[BaseRoute] = (),
+    *,
+    host_names: Sequence[str] = (),
 ) -> Starlette:
+    """The stack's app. Requests must be addressed to the address they arrive on, a loopback
+    alias of it, or one of `host_names` (a name given to `--host`), with that port."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         yield
         await gateway.aclose()
 
-    return Starlette(routes=[*cognito.routes(), *gateway.routes(), *extra_routes], lifespan=lifespan)
+    return Starlette(
+        routes=[*cognito.routes(), *gateway.routes(), *extra_routes],
+        # Ahead of routing: no endpoint (nor the gateway's auth) runs for a refused request.
+        middleware=[Middleware(HostGuard, host_names=host_names)],
+        lifespan=lifespan,
+    )
 
 
 def bind(host: str, port: int) -> socket.socket:

@@ -17,6 +17,7 @@ from typing import Any
 from starlette.routing import BaseRoute
 
 from agentgw.config import ClientCredentials, GatewayConfig
+from agentgw_local.agent_model import AgentModel
 from agentgw_local.api import API_PREFIX, agent_api_route, agent_environment
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cognito import EmulatedCognito
@@ -24,12 +25,16 @@ from agentgw_local.environment import EnvOverlay
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.locate import StackInfo
 from agentgw_local.server import HttpServer, bind, build_app
+from agentgw_local.settings import (
+    DEFAULT_HOST,
+    DEFAULT_PAGE_SIZE,
+    DEFAULT_PORT,
+    DEFAULT_REGION,
+    DEFAULT_STACK_NAME,
+    local_stack_urls,
+)
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8080
-DEFAULT_STACK_NAME = "agentgw-local"
 
 
 class LocalStack:
@@ -41,13 +46,14 @@ class LocalStack:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         aws_port: int = 0,
-        region: str = "us-east-1",
+        region: str = DEFAULT_REGION,
         stack_name: str = DEFAULT_STACK_NAME,
-        page_size: int = 30,
+        page_size: int = DEFAULT_PAGE_SIZE,
         provision: bool = True,
         on_state: Callable[[Any], None] | None = None,
         extra_routes: Sequence[BaseRoute] = (),
         aws: EmulatedAws | None = None,
+        model: AgentModel | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -61,6 +67,8 @@ class LocalStack:
         # An emulator already running in this process (moto allows one) is used, not stopped.
         self.aws: EmulatedAws | None = aws
         self._owns_aws = aws is None
+        # The agent's model (agentgw_local.agent_model); None: AGENTGW_MODEL_PROVIDER or offline.
+        self.model = model
         self.http: HttpServer | None = None
         self.cognito: EmulatedCognito | None = None
         self.gateway: LocalGateway | None = None
@@ -81,20 +89,16 @@ class LocalStack:
                 self.aws = EmulatedAws(host=self.host, port=self.aws_port, region=self.region).start()
             self.region = self.aws.region
             base = self.http.base_url
-            self._env.set(
-                {
-                    "AGENTGW_GATEWAY_URL_TEMPLATE": f"{base}/gateways/{{gateway_id}}/mcp",
-                    "AGENTGW_COGNITO_IDP_URL": f"{base}/cognito-idp",
-                    "AGENTGW_COGNITO_DOMAIN_URL_TEMPLATE": f"{base}/cognito/{{domain}}",
-                }
-            )
+            self._env.set(local_stack_urls(base))
             self.cognito = EmulatedCognito(region=self.region)
             self.gateway = LocalGateway(
                 base_url=base, region=self.region, lambdas=self.aws.lambdas, page_size=self.page_size
             )
             # The agent API (/api/prompt → AgentFunction, as API Gateway would call it).
             api = agent_api_route(self)
-            self.http.start(build_app(self.cognito, self.gateway, [*self.extra_routes, api]))
+            # `--host` NAME is an address the stack answers to (its published URLs use it).
+            app = build_app(self.cognito, self.gateway, [*self.extra_routes, api], host_names=[self.host])
+            self.http.start(app)
             if self.should_provision:
                 self.info = self._provision()
                 self._attach_agent_api()
@@ -111,7 +115,7 @@ class LocalStack:
         if self.on_state is not None:
             self.on_state("search: loading the model and indexing the tools")
         try:
-            self.gateway.catalog.warm(gateway_id)
+            self.gateway.warm_search(gateway_id)
         except Exception as exc:  # the search itself will report the problem, with the reason
             log.warning("warming the tool search index failed: %s", exc)
 
@@ -145,7 +149,15 @@ class LocalStack:
 
     def _attach_agent_api(self) -> None:
         """Give the in-process agent function its template environment (no secrets) and record the URL."""
-        self._env.set(agent_environment(self.provision_result.parameter_name, os.environ))
+        assert self.aws is not None
+        environment: dict[str, str | None] = {
+            **agent_environment(self.provision_result.parameter_name, os.environ)
+        }
+        if self.model is not None:
+            environment.update(self.model.start(self.aws, self.stack_name))
+            if self.on_state is not None:
+                self.on_state(f"agent model: {self.model.describe()}")
+        self._env.set(environment)
         self.with_api_url(self.base_url + API_PREFIX)
 
     def with_api_url(self, api_url: str) -> StackInfo:
@@ -158,6 +170,8 @@ class LocalStack:
         if self.http is not None:
             self.http.stop()
             self.http = None
+        if self.model is not None:
+            self.model.stop()
         if self.aws is not None and self._owns_aws:
             self.aws.stop()
             self.aws = None

@@ -63,8 +63,8 @@ class FunctionSpec:
             if key.startswith("POWERTOOLS_") and isinstance(value, str)
         }
 
-    def load_handler(self) -> Handler:
-        """Import the handler module from its file (a unique module name per function)."""
+    def handler_module(self) -> ModuleType:
+        """The handler's module, imported from its file once per process (a unique name per function)."""
         module_name = f"agentgw_fn_{self.logical_id}"
         module = sys.modules.get(module_name)
         if module is None:
@@ -74,6 +74,11 @@ class FunctionSpec:
                 module = _import_file(module_name, self.handler_file)
             finally:
                 overlay.restore()
+        return module
+
+    def load_handler(self) -> Handler:
+        """The handler function of `handler_module`."""
+        module = self.handler_module()
         attr = self.handler.rpartition(".")[2]
         handler = getattr(module, attr, None)
         if not callable(handler):

@@ -1,7 +1,8 @@
 """`agentgw tools list|search QUERY|call NAME --args JSON [--json]`: the gateway from a terminal.
 
-It talks to the gateway the way an agent does: a client_credentials token from the token
-endpoint, then the mcp SDK's streamable HTTP client. By default it targets the running local
+It talks to the gateway the way the agent does: a client_credentials token from the token
+endpoint, then the library's gateway client (`agentgw.gateway`: the mcp SDK's streamable HTTP
+client, every page of `tools/list`, the search answer). By default it targets the running local
 stack (`.agentgw/local.json`, written by `agentgw local up`); `--stack NAME` targets a deployed
 stack instead, reading the configuration provisioning published (SSM parameter) and the
 client secret (Secrets Manager) with the caller's AWS credentials.
@@ -13,7 +14,7 @@ import argparse
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack, suppress
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,16 +22,16 @@ from typing import Any, TypeVar
 import anyio
 import httpx2
 from mcp import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agentgw.config import ClientCredentials, ConfigError, GatewayConfig
+from agentgw.gateway import SEARCH_TOOL_NAME
+from agentgw.gateway import client as gateway_client
+from agentgw.gateway.auth import BearerAuth
 from agentgw.oauth import TokenError, fetch_token
 from agentgw_local import arguments
-from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info
+from agentgw_local.locate import StackLookupError, add_stack_arguments, read_local_info, stack_region
 
-SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
-MAX_PAGES = 1000
 TIMEOUT_S = 60.0
 
 T = TypeVar("T")
@@ -95,32 +96,19 @@ async def with_session(target: Target, work: Callable[[ClientSession], Awaitable
         )
     except TokenError as exc:
         raise CannotAsk(str(exc)) from None
-    async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token.value}"}, timeout=TIMEOUT_S)
-        )
-        read, write = await stack.enter_async_context(
-            streamable_http_client(target.gateway_url, http_client=http)
-        )
-        session = await stack.enter_async_context(ClientSession(read, write))
+    async with gateway_client.connect(
+        target.gateway_url, BearerAuth.fixed(token.value), timeout_s=TIMEOUT_S
+    ) as session:
         await session.initialize()
         return await work(session)
 
 
 async def list_tools(session: ClientSession) -> list[dict[str, Any]]:
-    tools: list[dict[str, Any]] = []
-    cursor: str | None = None
-    for _ in range(MAX_PAGES):
-        from mcp import types
-
-        result = await session.list_tools(
-            params=types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        )
-        tools.extend(tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in result.tools)
-        cursor = result.next_cursor
-        if not cursor:
-            return tools
-    raise CliError(f"tools/list did not end within {MAX_PAGES} pages")
+    try:
+        listed = await gateway_client.list_all_tools(session)
+    except gateway_client.ListingError as exc:
+        raise CliError(str(exc)) from None
+    return [tool.model_dump(mode="json", by_alias=True, exclude_none=True) for tool in listed.tools]
 
 
 async def call_tool(session: ClientSession, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
@@ -130,16 +118,13 @@ async def call_tool(session: ClientSession, name: str, arguments: dict[str, Any]
 
 def search_results(result: dict[str, Any]) -> list[dict[str, Any]]:
     """The tools a search returned: `structuredContent` or the JSON in `content[0].text`."""
-    found = result.get("structuredContent")
-    if not isinstance(found, dict):
-        try:
-            found = json.loads(result["content"][0]["text"])
-        except (KeyError, IndexError, ValueError, TypeError):
+    texts = [item.get("text", "") for item in result.get("content", []) if item.get("type") == "text"]
+    try:
+        return gateway_client.parse_search_result(result.get("structuredContent"), texts)
+    except gateway_client.SearchResultError as exc:
+        if exc.not_json:
             raise CliError("the search tool returned no JSON tool list") from None
-    tools = found.get("tools") if isinstance(found, dict) else None
-    if not isinstance(tools, list):
-        raise CliError("the search tool returned no tool list")
-    return tools
+        raise CliError("the search tool returned no tool list") from None
 
 
 def text_of(result: dict[str, Any]) -> str:
@@ -181,7 +166,7 @@ def add_parser(subparsers: Any) -> None:
         p.set_defaults(func=run)
 
     common(tools_sub.add_parser("list", help="list every tool (all pages)"))
-    search = tools_sub.add_parser("search", help="semantic search (x_amz_bedrock_agentcore_search)")
+    search = tools_sub.add_parser("search", help=f"semantic search ({SEARCH_TOOL_NAME})")
     search.add_argument("query", type=arguments.query, help="what the tool should do, in words")
     common(search)
     call = tools_sub.add_parser("call", help="call a tool")
@@ -221,7 +206,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
 
 def _run(args: argparse.Namespace, out: Any) -> int:
     if args.stack:
-        target = deployed_target(args.stack, args.parameter, args.region)
+        target = deployed_target(args.stack, args.parameter, stack_region(args.region))
     else:
         target = local_target(args.local_file)
     command = args.tools_command
@@ -235,7 +220,7 @@ def _run(args: argparse.Namespace, out: Any) -> int:
     if command == "search":
 
         async def search(session: ClientSession) -> dict[str, Any]:
-            return await call_tool(session, SEARCH_TOOL, {"query": args.query})
+            return await call_tool(session, SEARCH_TOOL_NAME, {"query": args.query})
 
         result = anyio.run(with_session, target, search)
         if result.get("isError"):

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
+import shutil
 import signal
 import socket
 import sys
@@ -11,15 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from agentgw_local import agent_model
 from agentgw_local.arguments import port, positive_int, stack_name
 from agentgw_local.aws import PortInUse
 from agentgw_local.locate import LOCAL_JSON, StackInfo
-from agentgw_local.stack import (
-    DEFAULT_HOST,
-    DEFAULT_PORT,
-    DEFAULT_STACK_NAME,
-    LocalStack,
-)
+from agentgw_local.settings import DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_PORT, DEFAULT_STACK_NAME
+from agentgw_local.stack import LocalStack
 
 
 def add_parser(local_subparsers: Any) -> None:
@@ -42,11 +43,15 @@ def add_parser(local_subparsers: Any) -> None:
         help="stack name to provision (default %(default)s)",
     )
     up.add_argument(
-        "--page-size", type=positive_int, default=30, help="tools/list page size (default %(default)s)"
+        "--page-size",
+        type=positive_int,
+        default=DEFAULT_PAGE_SIZE,
+        help="tools/list page size (default %(default)s)",
     )
     up.add_argument(
         "--state-file", type=Path, default=LOCAL_JSON, help="where to write the connection details"
     )
+    agent_model.add_arguments(up)
     up.set_defaults(func=run)
 
 
@@ -64,6 +69,52 @@ def describe_state(state: Any) -> str:
     return f"{name} {status}" if name and status else str(state)
 
 
+def shell_path(path: Path, cwd: Path | None = None) -> str:
+    """`path` for a shell: relative when it is under `cwd` (as `.venv/bin/agentgw`), quoted as needed."""
+    cwd = cwd or Path.cwd()
+    path = Path(os.path.abspath(path))
+    if path.is_relative_to(cwd):
+        return shlex.quote(str(path.relative_to(cwd)))
+    return shlex.quote(str(path))
+
+
+def agentgw_command(cwd: Path | None = None, search_path: str | None = None) -> str:
+    """How the user's shell runs this `agentgw`: the bare name when PATH finds this same script,
+    else its path (`make run` does not put the virtual environment on PATH)."""
+    script = Path(sys.executable).parent / "agentgw"
+    if not script.is_file():  # not installed as a script: the interpreter runs the module
+        return f"{shell_path(Path(sys.executable), cwd)} -m agentgw_local.cli"
+    found = shutil.which("agentgw", path=search_path)
+    if found and os.path.samefile(found, script):
+        return "agentgw"
+    return shell_path(script, cwd)
+
+
+def try_it(info: StackInfo, state_file: Path) -> str:
+    """Commands to paste into a shell in this directory (tests/integration/test_cli.py runs each)."""
+    agentgw = agentgw_command()
+    local_file = "" if state_file == LOCAL_JSON else f" --local-file {shell_path(state_file)}"
+    python = "python3" if shutil.which("python3") else shell_path(Path(sys.executable))
+    read = f"import json;d=json.load(open({json.dumps(str(state_file))}))"
+    creds = shlex.quote(f'{read};print(d["client_id"]+":"+d["client_secret"])')
+    tokyo = shlex.quote(json.dumps({"timezone": "Asia/Tokyo"}))
+    lines = [
+        "Try it (from this directory):",
+        f'  {agentgw} invoke "What time is it in Tokyo?"{local_file}',
+        f"  {agentgw} tools list{local_file}",
+        f"  {agentgw} tools call timeweather___get_time --args {tokyo}{local_file}",
+        "",
+        "or with curl:",
+        f"  CREDS=$({python} -c {creds})",
+        f'  TOKEN=$(curl -s -u "$CREDS" -d grant_type=client_credentials {shlex.quote(info.token_url)} \\',
+        f"    | {python} -c 'import json,sys;print(json.load(sys.stdin)[\"access_token\"])')",
+        f'  curl -s {shlex.quote(info.gateway_url)} -H "Authorization: Bearer $TOKEN" \\',
+        "    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\",
+        """    -d '{"jsonrpc":"2.0","id":1,"method":"tools/list"}'""",
+    ]
+    return "\n".join(lines)
+
+
 def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
     print("\nagentgw local stack is up (Ctrl-C to stop)\n", file=out)
     rows = [
@@ -78,22 +129,7 @@ def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
         rows.append(("api_url", info.api_url))
     for key, value in rows:
         print(f"  {key:<14} {value}", file=out)
-    read = f"import json;d=json.load(open('{state_file}'))"
-    print(
-        "\nTry it:\n"
-        '  agentgw invoke "What time is it in Tokyo?"\n'
-        "  agentgw tools list\n"
-        '  agentgw tools call timeweather___get_time --args \'{"timezone": "Asia/Tokyo"}\'\n'
-        "\nor with curl:\n"
-        f"  CREDS=$(python3 -c \"{read};print(d['client_id']+':'+d['client_secret'])\")\n"
-        f'  TOKEN=$(curl -s -u "$CREDS" -d grant_type=client_credentials {info.token_url} \\\n'
-        "    | python3 -c 'import json,sys;print(json.load(sys.stdin)[\"access_token\"])')\n"
-        f'  curl -s {info.gateway_url} -H "Authorization: Bearer $TOKEN" \\\n'
-        "    -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' \\\n"
-        '    -d \'{"jsonrpc":"2.0","id":1,"method":"tools/list"}\'\n',
-        file=out,
-        flush=True,
-    )
+    print(f"\n{try_it(info, state_file)}\n", file=out, flush=True)
 
 
 def running_stack(state_file: Path) -> StackInfo | None:
@@ -130,6 +166,13 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         elif getattr(state, "phase", None) != "entered":
             print(f"  provision: {describe_state(state)}", file=out, flush=True)
 
+    try:
+        # First, while the environment is still the user's own (bedrock resolves their AWS session).
+        model = agent_model.from_args(args)
+    except agent_model.ModelChoiceError as exc:
+        print(f"agentgw local up: {exc}", file=err)
+        return 2
+
     other = running_stack(args.state_file)
     if other is not None:
         # Both would write the same file, and stopping either would delete the other's.
@@ -146,6 +189,7 @@ def run(args: argparse.Namespace, out: Any = None, err: Any = None) -> int:
         stack_name=args.stack_name,
         page_size=args.page_size,
         on_state=on_state,
+        model=model,
     )
     print(f"agentgw: starting the local stack on {args.host}:{args.port} ...", file=out, flush=True)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}

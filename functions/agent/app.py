@@ -1,7 +1,8 @@
 """The agent API's Lambda function: API Gateway HTTP API (payload 2.0) `POST /prompt`.
 
-Thin: routing, request id, Powertools logging/tracing/metrics; `agentgw.agent.service` does
-the work (validation, gateway tools, the Strands agent under a deadline, the response).
+Thin: routing, request id, Powertools logging/tracing/metrics, and the composition of the
+service (`compose`: credentials, model factory, conversation store); `agentgw.agent.service`
+does the work (validation, gateway tools, the Strands agent under a deadline, the response).
 
 Lambda SnapStart (template parameter `AgentSnapStart`): the snapshot is taken after this module
 is imported. `before_snapshot` imports what the first request would otherwise import (the
@@ -21,7 +22,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentgw.agent import credentials, models
+from agentgw.agent import models
+from agentgw.agent.conversation_store import ConversationStore
+from agentgw.agent.credentials import GatewayCredentials
+from agentgw.agent.gateway_session import GatewayCaches
+from agentgw.agent.models import ModelFactory, ProviderFactory
 from agentgw.agent.service import AgentService
 from agentgw.agent.settings import ENV_NAMES, Settings
 
@@ -31,13 +36,34 @@ except ImportError:
     register_after_restore = register_before_snapshot = None
 
 logger = Logger()
-# What this function calls: AWS APIs (botocore) and the gateway over HTTP (httpx). Naming them
-# spares patch_all's import attempts of a dozen libraries the layer does not carry, and the
-# patching of sqlite3, which this function never calls.
+# What this function calls: AWS APIs (botocore) and an OpenAI-compatible endpoint (httpx).
+# Naming them spares patch_all's import attempts of a dozen libraries the layer does not carry,
+# and the patching of sqlite3, which this function never calls. The gateway is called over
+# httpx2, which X-Ray does not patch: the service traces those calls itself.
 tracer = Tracer(patch_modules=("botocore", "httpx"))
 metrics = Metrics(namespace="agentgw")
 app = APIGatewayHttpResolver()
-service = AgentService(metrics=metrics, logger=logger)
+
+
+def compose(extra_providers: dict[str, ProviderFactory] | None = None) -> AgentService:
+    """The service with what it uses: one credentials cache, model factory, store and caches.
+
+    `extra_providers`: model providers beyond the built-in ones, by name (tests pass a
+    scripted model).
+    """
+    credentials = GatewayCredentials()
+    return AgentService(
+        credentials=credentials,
+        models=ModelFactory(credentials, extra_providers),
+        conversations=ConversationStore(),
+        caches=GatewayCaches(),
+        metrics=metrics,
+        logger=logger,
+        trace_gateway_calls=True,
+    )
+
+
+service = compose()
 
 
 @app.post("/prompt")
@@ -82,7 +108,7 @@ def after_restore() -> None:
     random.seed()  # else they all draw the same "random" numbers (retry jitter, ...)
     # Cached configuration, secret and token: none exist at snapshot time today (they are read
     # by the first request), but one captured there must not outlive the snapshot.
-    credentials.reset_caches()
+    service.credentials.reset()
 
 
 if register_before_snapshot is not None and register_after_restore is not None:

@@ -21,7 +21,7 @@ tracer = Tracer(service="health-check")
 @logger.inject_lambda_context(clear_state=True)
 @tracer.capture_lambda_handler(capture_response=False)
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
-    report = check_published_gateway()
+    report = check_published_gateway(traced=True)
     publish_metrics(report)
     result = report.to_dict()
     failed = report.failed_stage

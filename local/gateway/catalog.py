@@ -2,35 +2,32 @@
 
 A `GatewayView` is an immutable snapshot of one gateway: its authorizer and protocol
 configuration and its tools (`{target}___{tool}`, with compiled argument validators and the
-Lambda that serves each). `Catalog.view(gateway_id)` rebuilds the snapshot only when the
-gateway or its targets changed (their `updatedAt`, status or configuration object), so a
-tool added to the emulated control plane shows up on the next request while a steady
-request stream costs a cheap fingerprint per request.
-
-The semantic search index is kept per gateway and updated incrementally (only the tools that
-changed are re-embedded), off the event loop, when a search runs.
+target that serves each; a target's kind, e.g. Lambda, says which tools it declares).
+`Catalog.view(gateway_id)` rebuilds the snapshot only when the gateway or its targets changed
+(their `updatedAt`, status or configuration object), so a tool added to the emulated control
+plane shows up on the next request while a steady request stream costs a cheap fingerprint
+per request.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import jsonschema
 from jsonschema.protocols import Validator
+from mcp_types.version import MODERN_PROTOCOL_VERSIONS
 
 from agentgw_local.aws import ACCOUNT_ID
+from agentgw_local.gateway.targets.kind import Target, TargetKind, UnservableTarget
 
 log = logging.getLogger(__name__)
 
 TOOL_NAME_SEPARATOR = "___"
 SEARCH_TOOL_NAME = "x_amz_bedrock_agentcore_search"
-SEARCH_RESULTS = 10
-SEARCH_RESULT_FIELDS = ("name", "description", "inputSchema")
+SERVER_VERSION = "1.0.0"  # serverInfo.version
 SEARCH_TOOL: dict[str, Any] = {
     "name": SEARCH_TOOL_NAME,
     "description": (
@@ -44,10 +41,11 @@ SEARCH_TOOL: dict[str, Any] = {
     },
 }
 
-# MCP revisions the gateway speaks: the handshake ones open with `initialize` (and a session);
-# 2026-07-28 is stateless, every request stamped with its version (`server/discover` instead).
+# MCP revisions the gateway speaks: the handshake ones (AgentCore's, not 2024-11-05) open with
+# `initialize` (and a session); the modern ones (2026-07-28) are stateless, every request stamped
+# with its version (`server/discover` instead).
 HANDSHAKE_VERSIONS = ("2025-03-26", "2025-06-18", "2025-11-25")
-MODERN_VERSIONS = ("2026-07-28",)
+MODERN_VERSIONS = MODERN_PROTOCOL_VERSIONS
 
 # Statuses in which AgentCore serves a gateway / a target's tools.
 SERVING_GATEWAY = frozenset({"READY", "UPDATING", "UPDATE_UNSUCCESSFUL"})
@@ -60,9 +58,7 @@ SERVING_TARGET = frozenset(
 class Tool:
     name: str  # prefixed: {target}___{tool}
     definition: dict[str, Any]  # what tools/list shows
-    target_id: str
-    target_name: str
-    lambda_arn: str
+    target: Target
     validator: Validator
 
 
@@ -98,6 +94,10 @@ class GatewayView:
     def supported_versions(self) -> list[str]:
         return list(self.protocol.get("supportedVersions") or [])
 
+    @property
+    def server_info(self) -> dict[str, str]:
+        return {"name": self.name, "version": SERVER_VERSION}
+
 
 class Catalog:
     """Snapshots of the gateways in moto's bedrock-agentcore-control backend."""
@@ -106,15 +106,13 @@ class Catalog:
         self,
         *,
         region: str,
+        kinds: Iterable[TargetKind],
         account_id: str = ACCOUNT_ID,
-        index_factory: Callable[[], Any] | None = None,
     ) -> None:
         self.region = region
         self.account_id = account_id
+        self.kinds = {kind.config_key: kind for kind in kinds}
         self._views: dict[str, GatewayView] = {}
-        self._index_factory = index_factory
-        self._indexes: dict[str, _SearchState] = {}
-        self._indexes_lock = threading.Lock()
         self._backend_obj: Any = None
 
     def _backend(self) -> Any:
@@ -145,78 +143,21 @@ class Catalog:
         cached = self._views.get(gateway_id)
         if cached is not None and cached.fingerprint == fingerprint:
             return cached
-        view = _build_view(gateway, targets, fingerprint)
+        view = _build_view(gateway, targets, self.kinds, fingerprint)
         self._views[gateway_id] = view
         return view
 
-    # -- search --------------------------------------------------------------------------
-    def search(self, view: GatewayView, query: str, k: int = SEARCH_RESULTS) -> list[dict[str, Any]]:
-        """The `k` tools of `view` most relevant to `query` (blocking: call off the event loop)."""
-        state = self._search_state(view.gateway_id)
-        with state.lock:
-            state.sync(view)
-            # AgentCore's search answers with the definition fields only (no outputSchema).
-            return [
-                {key: tool[key] for key in SEARCH_RESULT_FIELDS if key in tool}
-                for tool in state.index.search(query, k=k)
-            ]
 
-    def warm(self, gateway_id: str) -> None:
-        """Build the gateway's search index now (blocking), so the first search is fast."""
-        view = self.view(gateway_id)
-        if view is not None and view.search_enabled:
-            state = self._search_state(gateway_id)
-            with state.lock:
-                state.sync(view)
-
-    def _search_state(self, gateway_id: str) -> _SearchState:
-        with self._indexes_lock:
-            state = self._indexes.get(gateway_id)
-            if state is None:
-                state = _SearchState(self._make_index())
-                self._indexes[gateway_id] = state
-            return state
-
-    def _make_index(self) -> Any:
-        if self._index_factory is not None:
-            return self._index_factory()
-        from agentgw_local.search import ToolIndex
-
-        return ToolIndex()
-
-
-class _SearchState:
-    """One gateway's search index and the tool definitions it holds."""
-
-    def __init__(self, index: Any) -> None:
-        self.index = index
-        self.indexed: dict[str, str] = {}  # name -> canonical JSON of the indexed definition
-        self.fingerprint: tuple[Any, ...] | None = None
-        self.lock = threading.Lock()
-
-    def sync(self, view: GatewayView) -> None:
-        if self.fingerprint == view.fingerprint:
-            return
-        current = {tool.name: tool.definition for tool in view.tools}
-        canonical = {name: json.dumps(defn, sort_keys=True) for name, defn in current.items()}
-        gone = [name for name in self.indexed if name not in current]
-        changed = [current[name] for name, text in canonical.items() if self.indexed.get(name) != text]
-        if gone:
-            self.index.remove(gone)
-        if changed:
-            self.index.upsert(changed)
-        self.indexed = canonical
-        self.fingerprint = view.fingerprint
-
-
-def _build_view(gateway: Any, targets: list[Any], fingerprint: tuple[Any, ...]) -> GatewayView:
+def _build_view(
+    gateway: Any, targets: list[Any], kinds: Mapping[str, TargetKind], fingerprint: tuple[Any, ...]
+) -> GatewayView:
     protocol = dict((gateway.protocol_configuration or {}).get("mcp") or {})
     authorizer = dict((gateway.authorizer_configuration or {}).get("customJWTAuthorizer") or {})
     tools: list[Tool] = []
     for target in targets:
         if target.status not in SERVING_TARGET:
             continue
-        tools.extend(_target_tools(target))
+        tools.extend(_target_tools(target, kinds))
     by_name = {tool.name: tool for tool in tools}
     handshake_versions, modern_versions = _versions(protocol.get("supportedVersions") or [])
     listing = [tool.definition for tool in tools]
@@ -253,17 +194,21 @@ def _versions(configured: list[str]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return handshake, modern
 
 
-def _target_tools(target: Any) -> list[Tool]:
-    lambda_config = ((target.target_configuration or {}).get("mcp") or {}).get("lambda")
-    if not lambda_config:
-        log.warning("target %s: only Lambda targets are served locally; skipped", target.name)
+def _target_tools(record: Any, kinds: Mapping[str, TargetKind]) -> list[Tool]:
+    configuration = (record.target_configuration or {}).get("mcp") or {}
+    key = next((key for key in configuration if key in kinds), None)
+    if key is None:
+        served = ", ".join(kinds) or "no"
+        log.warning("target %s: only %s targets are served locally; skipped", record.name, served)
         return []
-    payload = (lambda_config.get("toolSchema") or {}).get("inlinePayload")
-    if payload is None:
-        log.warning("target %s: only inline tool schemas are served locally; skipped", target.name)
+    target = Target(target_id=record.target_id, name=record.name, kind=kinds[key], config=configuration[key])
+    try:
+        definitions = target.kind.tools(target.name, target.config)
+    except UnservableTarget as exc:
+        log.warning("target %s: %s; skipped", record.name, exc)
         return []
     tools = []
-    for definition in payload:
+    for definition in definitions:
         name = f"{target.name}{TOOL_NAME_SEPARATOR}{definition['name']}"
         shown: dict[str, Any] = {
             "name": name,
@@ -276,13 +221,6 @@ def _target_tools(target: Any) -> list[Tool]:
             shown["inputSchema"], jsonschema.Draft202012Validator
         )
         tools.append(
-            Tool(
-                name=name,
-                definition=shown,
-                target_id=target.target_id,
-                target_name=target.name,
-                lambda_arn=lambda_config["lambdaArn"],
-                validator=validator_cls(shown["inputSchema"]),
-            )
+            Tool(name=name, definition=shown, target=target, validator=validator_cls(shown["inputSchema"]))
         )
     return tools

@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -26,10 +27,10 @@ from strands.types.content import Messages
 from strands.types.streaming import StreamEvent
 from strands.types.tools import ToolSpec
 
-from agentgw.agent import credentials, models
 from agentgw.agent.offline import turn_events
+from agentgw.agent.service import AgentService
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import HANDSHAKES, TOOL_LISTS, ToolSelection
+from agentgw.agent.tool_selection import ToolSelection
 from agentgw.config import ClientCredentials, GatewayConfig
 
 PROVIDER = "scripted"
@@ -144,17 +145,33 @@ def _factory(settings: Settings, selection: ToolSelection) -> tuple[Model, str]:
     return ScriptedModel(SCRIPT), PROVIDER
 
 
+def agent_app() -> ModuleType:
+    """The agent function's handler module, as the local stack imports it (once per process)."""
+    from agentgw_local.template import Template
+
+    return Template().functions()["AgentFunction"].handler_module()
+
+
+def agent_service() -> AgentService:
+    """The service the agent function answers with now."""
+    service: AgentService = agent_app().service
+    return service
+
+
+def use_scripted_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The agent function's service, composed as the handler does, with the scripted provider too."""
+    app = agent_app()
+    monkeypatch.setattr(app, "service", app.compose({PROVIDER: _factory}))
+    monkeypatch.setenv("AGENTGW_MODEL_PROVIDER", PROVIDER)
+
+
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Iterator[Script]:
     """The agent function answers with the scripted model for this test (sessions in tmp_path)."""
-    models.register_provider(PROVIDER, _factory)
-    monkeypatch.setenv("AGENTGW_MODEL_PROVIDER", PROVIDER)
+    use_scripted_model(monkeypatch)
     monkeypatch.setenv("AGENTGW_SESSION_DIR", str(tmp_path / "sessions"))
     SCRIPT.play()
-    try:
-        yield SCRIPT
-    finally:
-        models.unregister_provider(PROVIDER)
+    yield SCRIPT
 
 
 def tool_result_text(messages: Messages) -> str:
@@ -220,15 +237,14 @@ def publish_gateway(
 def agent_uses(monkeypatch: pytest.MonkeyPatch, gateway: IsolatedGateway) -> Iterator[None]:
     """Point the agent function at `gateway` with fresh caches."""
     monkeypatch.setenv("AGENTGW_CONFIG_PARAMETER", gateway.parameter_name)
-    credentials.reset_caches()
-    TOOL_LISTS.clear()
-    HANDSHAKES.clear()
+    service = agent_service()
+    service.credentials.reset()
+    service.caches.clear()
     try:
         yield
     finally:
-        credentials.reset_caches()
-        TOOL_LISTS.clear()
-        HANDSHAKES.clear()
+        service.credentials.reset()
+        service.caches.clear()
 
 
 class TokenCounter:

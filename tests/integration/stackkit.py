@@ -15,7 +15,7 @@ import httpx
 from agentgw import endpoints
 from agentgw.tools import target_name, tool_definitions
 from agentgw_local.stack import LocalStack
-from agentgw_local.template import FunctionSpec
+from agentgw_local.template import FunctionSpec, Template
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ACCEPT = "application/json, text/event-stream"
@@ -138,14 +138,7 @@ class Kit:
         return self.aws.register_function(name, spec, handler)
 
     def tools_function(self) -> str:
-        spec = FunctionSpec(
-            logical_id="KitToolsFunction",
-            code_uri=PROJECT_ROOT / "functions" / "tools",
-            handler="app.lambda_handler",
-            timeout_s=30,
-            memory_mb=256,
-        )
-        return self.aws.register_function("kit-tools", spec)
+        return self.aws.register_function("kit-tools", Template().functions()["ToolsFunction"])
 
     def target(
         self, gateway_id: str, lambda_arn: str, tools: list[dict[str, Any]], *, name: str | None = None

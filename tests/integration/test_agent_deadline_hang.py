@@ -23,7 +23,7 @@ import httpx
 import pytest
 from emf_output import emf_documents
 
-from agentgw.agent.tool_loading import SEARCH_TOOL_NAME
+from agentgw.gateway import SEARCH_TOOL_NAME
 from agentgw_local.stack import LocalStack
 from integration.agent_support import (
     IsolatedGateway,

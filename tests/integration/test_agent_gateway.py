@@ -11,8 +11,6 @@ from typing import Any
 
 import pytest
 
-from agentgw.agent import credentials
-from agentgw.agent.tool_loading import TOOL_LISTS
 from agentgw.oauth import AccessToken
 from agentgw_local.stack import LocalStack
 from integration.agent_support import (
@@ -20,6 +18,7 @@ from integration.agent_support import (
     Script,
     TokenCounter,
     Turn,
+    agent_service,
     agent_uses,
     prompt,
     publish_gateway,
@@ -129,7 +128,7 @@ def test_rejected_token_is_refreshed_once(
         assert tokens.count == 1
         # The cached token is still "fresh" by its expiry but the gateway rejects it (revoked,
         # keys rotated...): the agent gets a 401, fetches one new token and carries on.
-        cache = credentials.token_cache(gateway.config, 300)
+        cache = agent_service().credentials.token_cache(gateway.config, 300)
         cache._token = AccessToken("revoked-token", time.monotonic() + 3600)
         scripted.play(Turn(tool_uses=[(GET_TIME, {"timezone": "UTC"})]), Turn(text="done"))
         response = prompt(api(local_stack), {"prompt": "What time is it in UTC?"})
@@ -170,10 +169,10 @@ def test_tool_list_is_cached_for_its_ttl(
     published = publish_gateway(kit)
     monkeypatch.setenv("AGENTGW_TOOL_LIST_TTL_SECONDS", "3600")
     with agent_uses(monkeypatch, published):
-        before = TOOL_LISTS.fetches
+        before = agent_service().caches.tool_lists.fetches
         scripted.play(Turn(text="one"))
         assert prompt(api(local_stack), {"prompt": "one"}).status_code == 200
-        assert TOOL_LISTS.fetches == before + 1
+        assert agent_service().caches.tool_lists.fetches == before + 1
         assert len(scripted.seen[0].tool_names) == 2
 
         # A target added now is not seen until the cached list expires.
@@ -192,13 +191,13 @@ def test_tool_list_is_cached_for_its_ttl(
         )
         scripted.play(Turn(text="two"))
         assert prompt(api(local_stack), {"prompt": "two"}).status_code == 200
-        assert TOOL_LISTS.fetches == before + 1
+        assert agent_service().caches.tool_lists.fetches == before + 1
         assert "pinger___ping" not in scripted.seen[0].tool_names
 
         monkeypatch.setenv("AGENTGW_TOOL_LIST_TTL_SECONDS", "0")
         scripted.play(Turn(text="three"))
         assert prompt(api(local_stack), {"prompt": "three"}).status_code == 200
-        assert TOOL_LISTS.fetches == before + 2
+        assert agent_service().caches.tool_lists.fetches == before + 2
         assert "pinger___ping" in scripted.seen[0].tool_names
 
 

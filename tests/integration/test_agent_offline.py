@@ -81,14 +81,26 @@ def test_offline_says_so_when_no_tool_fits(local_stack: LocalStack, offline: Non
     assert GET_TIME in body["answer"]  # it names the tools the gateway has
 
 
-def test_offline_follow_up_reuses_the_conversations_tool(local_stack: LocalStack, offline: None) -> None:
-    first = prompt(
-        api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": "offline-follow-up"}
-    )
+@pytest.mark.parametrize(
+    ("follow_up", "zone"), [("And in Paris?", "Europe/Paris"), ("What about Berlin?", "Europe/Berlin")]
+)
+def test_offline_follow_up_asks_the_conversations_question_about_the_new_place(
+    local_stack: LocalStack, offline: None, follow_up: str, zone: str
+) -> None:
+    # The README's example: the search alone ranks the weather tool first for "And in Paris?".
+    session = f"offline-follow-up-{zone.replace('/', '-')}"
+    first = prompt(api(local_stack), {"prompt": "What time is it in Tokyo?", "session_id": session})
     assert first.status_code == 200, first.text
-    second = prompt(api(local_stack), {"prompt": "And in Berlin?", "session_id": "offline-follow-up"})
+    second = prompt(api(local_stack), {"prompt": follow_up, "session_id": session})
 
     assert second.status_code == 200, second.text
     body = second.json()
-    assert [(c["name"], c["arguments"]) for c in body["tool_calls"]] == [(GET_TIME, {"timezone": "Berlin"})]
-    assert "Europe/Berlin" in body["answer"]
+    place = zone.split("/")[1]
+    assert [(c["name"], c["arguments"]) for c in body["tool_calls"]] == [(GET_TIME, {"timezone": place})]
+    assert zone in body["answer"]
+
+    # A question of its own in the same conversation is not a follow-up.
+    third = prompt(
+        api(local_stack), {"prompt": "What is the weather like in Paris today?", "session_id": session}
+    )
+    assert [c["name"] for c in third.json()["tool_calls"]] == [GET_WEATHER]

@@ -13,9 +13,9 @@ import httpx
 import pytest
 import uvicorn
 
-from agentgw.agent.runtime_app import create_app
-from agentgw.agent.service import SESSION_ID
+from agentgw.agent.request import SESSION_ID
 from agentgw_local.stack import LocalStack
+from agentgw_runtime.app import create_app
 
 
 @pytest.fixture

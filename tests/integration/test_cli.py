@@ -6,6 +6,7 @@ import dataclasses
 import io
 import json
 import os
+import shlex
 import signal
 import socket
 import stat
@@ -221,3 +222,79 @@ def test_tools_against_a_deployed_stack_by_name(local_stack: LocalStack, tmp_pat
     assert json.loads(out)["timezone"] == "UTC"
     code, _, err = tools("list", "--stack", "no-such-stack", "--region", region, local_file=missing)
     assert code == 2 and "no-such-stack" in err
+
+
+def test_the_commands_local_up_prints_work_when_pasted(tmp_path: Path) -> None:
+    """As after `make run`: the virtual environment is not on PATH, so the banner names the
+    `agentgw` it runs as by its path; each command is pasted into a shell in that directory."""
+    script = Path(sys.executable).parent / "agentgw"
+    path = os.pathsep.join(
+        d for d in os.environ.get("PATH", "").split(os.pathsep) if d and Path(d).resolve() != script.parent
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "AGENTGW_", "MOTO_"))}
+    env["PATH"] = path
+    state = "my stack/local.json"  # a path the shell must be given quoted
+    process = subprocess.Popen(
+        [str(script), "local", "up", "--port", "0", "--state-file", state],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        banner: list[str] = []
+        while not banner or "tools/list" not in banner[-1]:  # the banner's last line
+            line = process.stdout.readline()
+            assert line, process.communicate()
+            banner.append(line.rstrip("\n"))
+        text = "\n".join(banner)
+        commands = text.split("Try it (from this directory):\n", 1)[1].split("\n\n")[0].splitlines()
+        curl = text.split("or with curl:\n", 1)[1]
+
+        def paste(command: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                ["bash", "-c", f"set -eo pipefail\n{command}"],
+                cwd=tmp_path,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+
+        assert [c.split()[:2] for c in commands] == [[shlex.quote(str(script)), word] for word in
+                                                     ("invoke", "tools", "tools")]  # fmt: skip
+        invoke, tools_list, tools_call = (paste(c.strip()) for c in commands)
+        assert invoke.returncode == 0, invoke.stderr
+        assert "Asia/Tokyo" in invoke.stdout
+        assert tools_list.returncode == 0, tools_list.stderr
+        assert GET_TIME in tools_list.stdout
+        assert tools_call.returncode == 0, tools_call.stderr
+        assert json.loads(tools_call.stdout)["utc_offset"] == "+09:00"
+        pasted = paste("\n".join(line[2:] for line in curl.splitlines()))  # the lines, as shown
+        assert pasted.returncode == 0, pasted.stderr
+        assert GET_TIME in pasted.stdout and '"result"' in pasted.stdout
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+
+
+def test_the_banner_names_agentgw_as_the_shell_finds_it(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "agentgw"
+    venv = script.parents[1]
+    # Under the current directory, the relative path (`.venv/bin/agentgw` after `make run`).
+    assert up.agentgw_command(cwd=venv.parent, search_path="") == f"{venv.name}/bin/agentgw"
+    assert up.agentgw_command(cwd=tmp_path, search_path="") == shlex.quote(str(script))
+    # On PATH (an activated virtual environment): the bare name, but only for this same script.
+    assert up.agentgw_command(cwd=tmp_path, search_path=str(script.parent)) == "agentgw"
+    other = tmp_path / "bin"
+    other.mkdir()
+    (other / "agentgw").write_text("#!/bin/sh\nexit 1\n")
+    (other / "agentgw").chmod(0o755)
+    assert up.agentgw_command(cwd=tmp_path, search_path=str(other)) == shlex.quote(str(script))
+    assert up.shell_path(tmp_path / "my stack" / "local.json", tmp_path) == "'my stack/local.json'"

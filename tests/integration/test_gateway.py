@@ -355,6 +355,25 @@ def test_sse_only_clients_get_one_event(provisioned: Mcp) -> None:
     assert response.text == 'event: message\ndata: {"jsonrpc":"2.0","id":3,"result":{}}\n\n'
 
 
+@pytest.mark.parametrize(
+    ("accept", "status", "content_type"),
+    [
+        ("application/json;q=0.9, text/event-stream", 200, "application/json"),
+        ("text/*", 200, "text/event-stream"),
+        ("*/*", 200, "application/json"),
+        # Media types are compared whole (the mcp SDK's parsing), not as substrings.
+        ("application/json-patch+json", 406, "application/json"),
+        ("text/event-stream-x", 406, "application/json"),
+    ],
+)
+def test_accept_is_parsed_by_media_type(
+    provisioned: Mcp, accept: str, status: int, content_type: str
+) -> None:
+    response = provisioned.post({"jsonrpc": "2.0", "id": 3, "method": "ping"}, Accept=accept)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith(content_type)
+
+
 def test_malformed_bodies(provisioned: Mcp) -> None:
     headers = provisioned.headers()
     assert (

@@ -399,3 +399,11 @@ def test_mcp_name_may_come_base64_encoded(modern: str, token: str) -> None:
     assert served.status_code == 200 and served.json()["result"]["isError"] is False
     broken = _post(modern, token, call, _headers("tools/call", **{"Mcp-Name": "=?base64?!!?="}))
     assert "does not match" in _error(broken, 400, -32020)
+
+
+def test_a_tools_call_name_that_is_not_a_string_never_matches_mcp_name(modern: str, token: str) -> None:
+    """The mcp SDK's ladder compares Mcp-Name with any non-null params.name: a number is not the
+    header's text, so the request disagrees with itself."""
+    call = _stamped("tools/call", {"name": 123, "arguments": {}})
+    refused = _post(modern, token, call, _headers("tools/call", **{"Mcp-Name": "123"}))
+    assert "Mcp-Name header '123' does not match the body's params.name 123" in _error(refused, 400, -32020)

@@ -141,7 +141,7 @@ def health(local_stack: LocalStack) -> Health:
     # The local search index embeds the tools on first use (seconds on a small machine);
     # build it now so the checks below are about correctness, not the local stack's warm-up.
     assert local_stack.gateway is not None
-    local_stack.gateway.catalog.warm(health.config.gateway_id)
+    local_stack.gateway.warm_search(health.config.gateway_id)
     return health
 
 

@@ -20,14 +20,13 @@ from typing import Any
 
 import httpx
 import pytest
-from integration.agent_support import Script, Turn, scripted
+from integration.agent_support import Script, Turn, agent_service, scripted
 from integration.stackkit import PROJECT_ROOT, Kit, Mcp
 from moto.core.exceptions import JsonRESTError
 from moto.secretsmanager.models import SecretsManagerBackend
 from moto.ssm.models import SimpleSystemManagerBackend
 
-from agentgw.agent import credentials
-from agentgw_local.gateway.app import GENERIC_TOOL_ERROR
+from agentgw_local.gateway.tools import GENERIC_TOOL_ERROR
 from agentgw_local.stack import LocalStack
 from agentgw_local.template import FunctionSpec
 
@@ -116,7 +115,7 @@ def test_agent_dependency_errors_are_clear_502s(
     local_stack: LocalStack, scripted: Script, backend: type, method: str, code: str
 ) -> None:
     assert local_stack.aws is not None and local_stack.info is not None
-    credentials.reset_caches()  # a warm function would not read them again for minutes
+    agent_service().credentials.reset()  # a warm function would not read them again for minutes
     with local_stack.aws.inject_errors(
         backend, method, lambda: JsonRESTError(code, "injected"), times=1_000
     ) as raised:

@@ -19,7 +19,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from integration.agent_support import Script, Turn, scripted
 
-from agentgw.agent.service import RequestError, parse_request
+from agentgw.agent.request import RequestError, parse_request
 from agentgw.agent.settings import MAX_BODY_BYTES
 from agentgw_local.stack import LocalStack
 from security.fuzzing import FUZZ, SECONDS, SENT, Wire, json_values, unicode_text

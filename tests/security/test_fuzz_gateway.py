@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from integration.stackkit import ACCEPT, Authz, Kit
 
-from agentgw_local.gateway.app import MAX_PAYLOAD_BYTES
+from agentgw_local.gateway.transport import MAX_PAYLOAD_BYTES
 from security.fuzzing import FUZZ, SECONDS, SENT, Wire, json_values, nested, unicode_text
 from security.support import Guarded, guarded_gateway
 

@@ -76,6 +76,8 @@ def template_policies() -> Iterator[tuple[str, Any]]:
         elif kind.startswith("AWS::Serverless::") and "Policies" in props:
             for item in _listify(props["Policies"]):
                 for branch in _branches(item):
+                    if isinstance(branch, dict) and branch.get("Ref") in template["Resources"]:
+                        continue  # a managed policy of this template: checked as its own resource
                     yield f"{name}.Policies", branch
 
 

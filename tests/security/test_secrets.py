@@ -21,12 +21,13 @@ from typing import Any
 
 import httpx
 import pytest
+from integration.agent_support import agent_service
 from integration.stackkit import Mcp
 
-from agentgw.agent import credentials
 from agentgw_local import aws as local_aws
 from agentgw_local.cognito import EmulatedCognito
-from agentgw_local.provision import route_function_logs, teardown
+from agentgw_local.function_logs import route_function_logs
+from agentgw_local.provision import teardown
 from agentgw_local.stack import LocalStack
 
 STACK = "agentgw-secrets"
@@ -81,7 +82,7 @@ def test_a_full_local_run_leaks_no_secret_and_no_token(
     local_stack: LocalStack, issued: list[str], collected: Collect, capfd: pytest.CaptureFixture[str]
 ) -> None:
     assert local_stack.aws is local_aws._active  # the package stack's emulator, shared
-    credentials.reset_caches()  # the agent reads the new stack's secret and fetches a token
+    agent_service().credentials.reset()  # the agent reads the new stack's secret and fetches a token
     responses: list[str] = []
     environments: list[dict[str, str]] = []
     stack = LocalStack(port=0, stack_name=STACK, aws=local_stack.aws)
@@ -150,7 +151,7 @@ def test_a_full_local_run_leaks_no_secret_and_no_token(
     finally:
         restore()
         stack.stop()
-        credentials.reset_caches()
+        agent_service().credentials.reset()
     out, err = capfd.readouterr()
 
     assert len(issued) >= 2  # ours and the agent's (and the provisioning's check, if it makes one)

@@ -14,7 +14,7 @@ from sm_inventory import STACK_ID, CfnEndpoint, cfn_endpoint, cfn_event, empty, 
 
 from agentgw.provisioning.names import ResourceNames
 from agentgw_local.aws import ACCOUNT_ID, EmulatedAws
-from agentgw_local.provision import LocalDeployment, deploy
+from agentgw_local.cloudformation import LocalDeployment, deploy
 
 STACK = "agentgw-cfn"
 ROLE = f"{STACK}-GatewayRole"

@@ -21,7 +21,8 @@ from sm_inventory import cfn_endpoint, cfn_event
 
 from agentgw.provisioning import aws as provisioning_aws
 from agentgw_local.aws import EmulatedAws
-from agentgw_local.provision import deploy, provision, teardown
+from agentgw_local.cloudformation import deploy
+from agentgw_local.provision import provision, teardown
 from agentgw_local.template import Template
 
 STACK = "agentgw-iam"
@@ -63,9 +64,12 @@ def calls(aws: EmulatedAws) -> Iterator[list[tuple[str, str]]]:
         provisioning_aws._clients.clear()
 
 
-def allowed_actions(resource: dict[str, Any]) -> list[str]:
+def allowed_actions(resource: dict[str, Any], template: Template) -> list[str]:
+    """The actions a function's `Policies` allow: inline statements and the template's managed policies."""
     actions: list[str] = []
     for policy in resource["Properties"].get("Policies", []):
+        if isinstance(policy, dict) and "Ref" in policy:  # an AWS::IAM::ManagedPolicy of this template
+            policy = template.resources[policy["Ref"]]["Properties"]["PolicyDocument"]
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
             if statement.get("Effect") == "Allow":
                 action = statement["Action"]
@@ -121,7 +125,8 @@ def test_every_call_is_allowed_by_the_functions_policy(
             for handler, call in calls
             for action in IAM_ACTIONS.get(call, [call])
             if not any(
-                fnmatch.fnmatchcase(action, allowed) for allowed in allowed_actions(by_handler[handler])
+                fnmatch.fnmatchcase(action, allowed)
+                for allowed in allowed_actions(by_handler[handler], template)
             )
         }
     )

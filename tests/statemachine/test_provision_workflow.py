@@ -16,7 +16,10 @@ from agentgw import tools
 from agentgw.config import ClientCredentials, GatewayConfig
 from agentgw.provisioning.names import INLINE_POLICY_NAME, ResourceNames
 from agentgw_local.aws import ACCOUNT_ID, EmulatedAws
-from agentgw_local.provision import ProvisionResult, StateEvent, deploy, local_stack_urls, provision, teardown
+from agentgw_local.cloudformation import deploy
+from agentgw_local.execution import StateEvent
+from agentgw_local.provision import ProvisionResult, provision, teardown
+from agentgw_local.settings import local_stack_urls
 
 STACK = "agentgw-test"
 ROLE = f"{STACK}-GatewayRole"
@@ -57,7 +60,7 @@ def failed_tasks(events: list[dict[str, Any]]) -> list[str]:
 
 @pytest.fixture
 def local_urls(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    urls = local_stack_urls(18080)
+    urls = local_stack_urls("http://127.0.0.1:18080")
     for key, value in urls.items():
         monkeypatch.setenv(key, value)
     return urls
@@ -398,7 +401,7 @@ def test_teardown_empties_the_session_bucket_so_cloudformation_can_delete_it(aws
     """sam delete: the custom resource's Delete empties the agent's session bucket (every object,
     version and delete marker), then CloudFormation deletes the empty bucket."""
     from agentgw.provisioning import request
-    from agentgw_local.provision import run_execution
+    from agentgw_local.execution import run_execution
 
     assert run(aws).status == "SUCCEEDED"
     deployment = deploy(aws, stack_name=STACK)

@@ -14,6 +14,7 @@ from agentgw.agent.offline import (
     describe_result,
     extract_place,
     fill_arguments,
+    is_follow_up,
 )
 from agentgw.tools import tool_definitions
 
@@ -142,3 +143,78 @@ def test_offline_model_without_a_fitting_tool_answers_without_calling() -> None:
     answer = str(agent("What time is it?"))
     assert "offline provider (no language model)" in answer
     assert "could not tell the 'timezone'" in answer
+
+
+@pytest.mark.parametrize(
+    ("prompt", "follow_up"),
+    [
+        ("And in Paris?", True),
+        ("what about New York?", True),
+        ("How about Asia/Kolkata then?", True),
+        ("And now?", True),
+        ("What time is it in Tokyo?", False),
+        ("And the weather in Paris?", False),
+        ("What is the weather like in Paris today?", False),
+        ("What time is it?", False),
+    ],
+)
+def test_is_follow_up(prompt: str, follow_up: bool) -> None:
+    assert is_follow_up(prompt) is follow_up
+
+
+def test_fill_arguments_carries_what_the_prompt_does_not_give() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"location": {"type": "string"}, "unit": {"type": "string", "enum": ["C", "F"]}},
+        "required": ["location", "unit"],
+    }
+    carried = {"location": "Tokyo", "unit": "F"}
+    assert fill_arguments(schema, "And in Paris?", carried) == {"location": "Paris", "unit": "F"}
+    assert fill_arguments(TIME_SCHEMA, "And now?", {"timezone": "Asia/Tokyo"}) == {"timezone": "Asia/Tokyo"}
+    with pytest.raises(MissingArgument):
+        fill_arguments(TIME_SCHEMA, "And now?")
+
+
+def test_offline_model_follow_up_asks_the_conversations_question_about_the_new_place() -> None:
+    times: list[str] = []
+    weathers: list[str] = []
+
+    @tool
+    def get_time(timezone: str) -> dict[str, Any]:
+        """Get the current local time in a time zone or city.
+
+        Args:
+            timezone: IANA time zone name or a city name.
+        """
+        times.append(timezone)
+        return {"timezone": timezone, "local_time": "2026-11-24T04:41:00+09:00"}
+
+    @tool
+    def get_weather(location: str) -> dict[str, Any]:
+        """Get the current weather for a place.
+
+        Args:
+            location: A place name.
+        """
+        weathers.append(location)
+        return {"location": {"name": location}, "temperature_c": 10}
+
+    agent = Agent(model=OfflineModel(), tools=[get_time, get_weather], callback_handler=None)
+
+    def ask(prompt: str, ranking: list[str]) -> None:
+        # A model per request, as the service makes one, with that request's search ranking.
+        agent.model = OfflineModel(ranking=ranking)
+        agent(prompt)
+
+    ask("What time is it in Tokyo?", ["get_time", "get_weather"])
+    # The search ranks the weather tool first for a bare place, as the gateway's does for
+    # "And in Paris?": the conversation must win over that ranking.
+    ask("And in Paris?", ["get_weather", "get_time"])
+    assert (times, weathers) == (["Tokyo", "Paris"], [])
+
+    # A question of its own is not a follow-up: the ranking decides again.
+    ask("What is the weather like in Rome?", ["get_weather", "get_time"])
+    assert (times, weathers) == (["Tokyo", "Paris"], ["Rome"])
+    # And a follow-up now follows the weather question.
+    ask("What about Oslo?", ["get_time", "get_weather"])
+    assert (times, weathers) == (["Tokyo", "Paris"], ["Rome", "Oslo"])

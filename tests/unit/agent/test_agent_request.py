@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from agentgw.agent.service import AgentService, PromptRequest, RequestError, parse_request
+from agentgw.agent.request import PromptRequest, RequestError, parse_request
+from agentgw.agent.service import AgentService
 from agentgw.agent.settings import MAX_BODY_BYTES, MAX_PROMPT_CHARS, Settings
 
 
@@ -90,7 +91,7 @@ def test_missing_configuration_parameter_is_a_502(aws: object) -> None:
 
 
 def test_errors_never_carry_credentials() -> None:
-    from agentgw.agent.service import error_reply, redact
+    from agentgw.agent.replies import error_reply, redact
 
     assert redact("Incorrect API key provided: sk-abc12*****xyz9") == "Incorrect API key provided: sk-***"
     assert redact("Authorization: Bearer eyJhbGciOi.abc.def failed") == "Authorization: Bearer *** failed"
@@ -106,8 +107,9 @@ def test_errors_never_carry_credentials() -> None:
 def test_openai_provider_takes_its_key_from_secrets_manager(aws: object) -> None:
     from strands.models.openai import OpenAIModel
 
-    from agentgw.agent.models import build_model
-    from agentgw.agent.tool_loading import ToolSelection
+    from agentgw.agent.credentials import GatewayCredentials
+    from agentgw.agent.models import ModelFactory
+    from agentgw.agent.tool_selection import ToolSelection
 
     arn = aws.client("secretsmanager").create_secret(Name="openai-key", SecretString="sk-test-key")["ARN"]  # type: ignore[attr-defined]
     settings = Settings(
@@ -116,7 +118,7 @@ def test_openai_provider_takes_its_key_from_secrets_manager(aws: object) -> None
         openai_base_url="http://127.0.0.1:11434/v1",
         openai_api_key_secret_arn=arn,
     )
-    model, name = build_model(settings, ToolSelection(tools=[]))
+    model, name = ModelFactory(GatewayCredentials()).build(settings, ToolSelection(tools=[]))
     assert isinstance(model, OpenAIModel)
     assert name == "openai:llama3.2"
     assert model.client_args == {"base_url": "http://127.0.0.1:11434/v1", "api_key": "sk-test-key"}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentgw.agent.credentials import api_key
+from agentgw.agent.credentials import GatewayCredentials
 from agentgw.agent.settings import Settings, SettingsError
 from agentgw.lambda_context import LambdaContext
 from agentgw_local.api import http_event, http_response
@@ -63,6 +63,7 @@ def test_openai_key_comes_from_secrets_manager(aws: object) -> None:
     plain = sm.create_secret(Name="openai-plain", SecretString="sk-plain")["ARN"]
     wrapped = sm.create_secret(Name="openai-json", SecretString='{"api_key": "sk-json"}')["ARN"]
     broken = sm.create_secret(Name="openai-broken", SecretString='{"key": "x"}')["ARN"]
+    api_key = GatewayCredentials().api_key
     assert api_key(plain, 0) == "sk-plain"
     assert api_key(wrapped, 0) == "sk-json"
     with pytest.raises(ValueError, match="without a string api_key") as raised:

@@ -7,7 +7,8 @@ import re
 import mcp.types
 import pytest
 
-from agentgw.agent.tool_loading import ToolLoadingError, TtlCache, parse_search_result, tool_alias
+from agentgw.agent.gateway_session import ToolLoadingError, TtlCache
+from agentgw.agent.tool_selection import parse_search_result, tool_alias
 
 MODEL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 

@@ -26,7 +26,6 @@ import json, random, sys
 sys.path.insert(0, {function_dir!r})
 import app
 import snapshot_restore_py as hooks
-from agentgw.agent import credentials
 from agentgw.config import GatewayConfig
 
 out = {{
@@ -42,13 +41,13 @@ out["openai_in_snapshot"] = "strands.models.openai" in sys.modules
 config = GatewayConfig(gateway_id="g", gateway_url="http://127.0.0.1:9/mcp", region="us-east-1",
                        token_url="http://127.0.0.1:9/oauth2/token", discovery_url="http://127.0.0.1:9/d",
                        client_id="client", scope="agentgw/invoke", client_secret_arn="arn:secret")
-captured = credentials.token_cache(config, 60)
+captured = app.service.credentials.token_cache(config, 60)
 random.seed(1234)
 snapshot_draw = random.random()
 random.seed(1234)
 for func, args, kwargs in hooks._after_restore_registry:
     func(*args, **kwargs)
-out["token_cache_dropped"] = credentials.token_cache(config, 60) is not captured
+out["token_cache_dropped"] = app.service.credentials.token_cache(config, 60) is not captured
 out["reseeded"] = random.random() != snapshot_draw
 print(json.dumps(out))
 """

@@ -199,16 +199,10 @@ def test_metrics_per_tool_latency_and_errors(invoke: Invoke, capsys: pytest.Capt
 def test_through_the_local_stack_lambda_runtime(tools_app: Any) -> None:
     """As the local gateway calls it: by name, with the decoded client context header."""
     from agentgw_local.lambda_runtime import LambdaRuntime, decode_client_context, encode_client_context
-    from agentgw_local.template import FunctionSpec
+    from agentgw_local.template import Template
 
     runtime = LambdaRuntime()
-    spec = FunctionSpec(
-        logical_id="ToolsFunction",
-        code_uri=ROOT / "functions" / "tools",
-        handler="app.lambda_handler",
-        timeout_s=10,
-        memory_mb=256,
-    )
+    spec = Template().functions()["ToolsFunction"]
     runtime.register(
         "agentgw-tools",
         "arn:aws:lambda:us-east-1:000000000000:function:agentgw-tools",

@@ -2,31 +2,36 @@
 
 - `bedrock`: Strands' BedrockModel with the model id from the template parameter.
 - `openai`: any OpenAI-compatible endpoint (OpenAI, a local Ollama or vLLM): base URL from
-  the environment, API key from Secrets Manager (never an environment variable).
+  the environment, API key from Secrets Manager (never an environment variable); no secret
+  configured: no key is sent (servers that take none).
 - `offline`: no language model (`agentgw.agent.offline`).
 
-A provider is a factory `(Settings, ToolSelection) -> (Model, display name)`; more can be
-registered with `register_provider` (used by tests for a scripted model, and by anyone who
-wants another Strands provider without touching the service).
+`ModelFactory` builds the model for a request. It is created by whoever composes the service
+(the Lambda handler, the Runtime app) with the credentials the providers read their keys
+through; more providers, each a function `(Settings, ToolSelection) -> (Model, display name)`,
+are passed to it by name (tests pass a scripted model; anyone may pass another Strands provider
+without touching the service).
 """
 
 from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 from strands.models.model import Model
 
-from agentgw.agent import credentials
+from agentgw.agent.credentials import GatewayCredentials
 from agentgw.agent.offline import MODEL_NAME as OFFLINE_MODEL_NAME
 from agentgw.agent.offline import OfflineModel
 from agentgw.agent.settings import Settings
-from agentgw.agent.tool_loading import ToolSelection
+from agentgw.agent.tool_selection import ToolSelection
+
+if TYPE_CHECKING:
+    from boto3 import Session
 
 ProviderFactory = Callable[[Settings, ToolSelection], tuple[Model, str]]
-
-_registry: dict[str, ProviderFactory] = {}
 
 # Where each provider's model class lives. Imported at the first request that needs it, so a
 # function configured for one provider never pays for another's (the OpenAI client alone is
@@ -38,31 +43,33 @@ PROVIDER_MODULES = {
 }
 
 
-def register_provider(name: str, factory: ProviderFactory) -> None:
-    _registry[name] = factory
+class ModelFactory:
+    """The model for each request, by the configured provider."""
 
+    def __init__(
+        self, credentials: GatewayCredentials, extra: Mapping[str, ProviderFactory] | None = None
+    ) -> None:
+        self._credentials = credentials
+        self._extra = dict(extra or {})
 
-def unregister_provider(name: str) -> None:
-    _registry.pop(name, None)
+    @property
+    def extra_providers(self) -> tuple[str, ...]:
+        """Providers beyond the built-in ones (valid `AGENTGW_MODEL_PROVIDER` values too)."""
+        return tuple(self._extra)
 
-
-def registered_providers() -> list[str]:
-    return list(_registry)
-
-
-def build_model(settings: Settings, selection: ToolSelection) -> tuple[Model, str]:
-    """The model for one request and the name the response reports in `model`."""
-    if settings.provider in _registry:
-        return _registry[settings.provider](settings, selection)
-    if settings.provider == "offline":
-        return OfflineModel(selection.ranking, selection.names, selection.catalog), OFFLINE_MODEL_NAME
-    if settings.provider == "openai":
-        return _openai(settings), f"openai:{settings.model_id}"
-    return _bedrock(settings), f"bedrock:{settings.model_id}"
+    def build(self, settings: Settings, selection: ToolSelection) -> tuple[Model, str]:
+        """The model for one request and the name the response reports in `model`."""
+        if settings.provider in self._extra:
+            return self._extra[settings.provider](settings, selection)
+        if settings.provider == "offline":
+            return OfflineModel(selection.ranking, selection.names, selection.catalog), OFFLINE_MODEL_NAME
+        if settings.provider == "openai":
+            return _openai(settings, self._credentials), f"openai:{settings.model_id}"
+        return bedrock_model(settings)
 
 
 def preload(provider: str) -> None:
-    """Import the provider's model module now; providers registered at run time need nothing."""
+    """Import the provider's model module now; providers passed in at run time need nothing."""
     module = PROVIDER_MODULES.get(provider)
     if module is not None:
         importlib.import_module(module)
@@ -73,17 +80,44 @@ def uses_search_ranking(settings: Settings) -> bool:
     return settings.provider == "offline"
 
 
-def _bedrock(settings: Settings) -> Model:
+def bedrock_model(
+    settings: Settings, *, boto_session: Session | None = None, endpoint_url: str | None = None
+) -> tuple[Model, str]:
+    """Strands' BedrockModel and its display name.
+
+    Deployed, it uses the function's own credentials, region and endpoint. A caller may give
+    the boto3 session (its credentials and region) and the endpoint instead: the local stack
+    does, so that Bedrock alone reaches the user's real AWS account while every other client
+    follows the process's emulator settings.
+    """
     from strands.models.bedrock import BedrockModel
 
-    return BedrockModel(model_id=settings.model_id, region_name=os.environ.get("AWS_REGION"))
+    if boto_session is None:
+        model = BedrockModel(model_id=settings.model_id, region_name=os.environ.get("AWS_REGION"))
+    else:
+        model = BedrockModel(model_id=settings.model_id, boto_session=boto_session, endpoint_url=endpoint_url)
+    return model, f"bedrock:{settings.model_id}"
 
 
-def _openai(settings: Settings) -> Model:
+async def _no_api_key() -> str:
+    return ""
+
+
+def _openai(settings: Settings, credentials: GatewayCredentials) -> Model:
     from strands.models.openai import OpenAIModel
 
-    key = credentials.api_key(settings.openai_api_key_secret_arn, settings.config_max_age_s)
+    if settings.openai_api_key_secret_arn:
+        key = credentials.api_key(settings.openai_api_key_secret_arn, settings.config_max_age_s)
+        return OpenAIModel(
+            client_args={"base_url": settings.openai_base_url, "api_key": key}, model_id=settings.model_id
+        )
+    from openai import omit
+
+    # No key configured: send none. The OpenAI client insists on a key (given None, it takes
+    # OPENAI_API_KEY from the environment): a key provider answering "" satisfies it without a
+    # made-up key, and a request header explicitly omitted is its way to send no Authorization.
     return OpenAIModel(
-        client_args={"base_url": settings.openai_base_url, "api_key": key},
+        client_args={"base_url": settings.openai_base_url, "api_key": _no_api_key},
         model_id=settings.model_id,
+        params={"extra_headers": {"Authorization": omit}},
     )

@@ -9,6 +9,10 @@ exactly as with a real model:
    `query`-like fields, numbers, enum values). Emit that as a toolUse.
 2. Next turn (the tool result is in): state the result plainly, as text.
 
+A follow-up that names no request of its own, only a new part ("And in Paris?", "What about
+Rome?"), repeats the conversation's last tool call with that part changed: the tool it used
+comes first, and the arguments the follow-up does not give are the ones that call had.
+
 When no tool fits, it says so and lists the tools it was offered. The response's `model`
 field says this is not an LLM.
 """
@@ -49,6 +53,11 @@ _QUESTION_WORDS = {
 }  # fmt: skip
 _PLACE_WORDS = ("location", "place", "city", "timezone", "time_zone", "zone", "country", "region", "address")
 _TEXT_WORDS = ("query", "question", "prompt", "text", "message", "search", "q", "input")
+# Besides a place, a follow-up has only these words: nothing that asks for something new.
+_FOLLOW_UP_WORDS = {
+    "and", "what", "whats", "what's", "how", "about", "in", "at", "for", "then", "there", "the",
+    "same", "also", "now", "is", "it", "of", "please", "ok", "okay", "so", "too", "over",
+}  # fmt: skip
 _NONPLACE = {"it", "me", "us", "you", "this", "that", "here", "now", "today", "the moment", "moment", "time"}
 
 
@@ -97,14 +106,30 @@ def _clean_place(text: str) -> str | None:
     return phrase
 
 
-def fill_arguments(schema: dict[str, Any], prompt: str) -> dict[str, Any]:
-    """Arguments for a tool from the prompt, by its input schema; raises MissingArgument."""
+def is_follow_up(prompt: str) -> bool:
+    """Whether the prompt only changes a part of the previous request ("And in Paris?"): apart
+    from a place it has connecting words only, so it asks for nothing of its own."""
+    place = extract_place(prompt)
+    rest = prompt.replace(place, " ") if place else prompt
+    return all(word in _FOLLOW_UP_WORDS for word in re.findall(r"[\w'’]+", rest.lower()))
+
+
+def fill_arguments(
+    schema: dict[str, Any], prompt: str, carried: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Arguments for a tool from the prompt, by its input schema; raises MissingArgument.
+
+    `carried`: a previous call's arguments, taken for what the prompt does not give.
+    """
     properties = schema.get("properties") or {}
     required = [name for name in schema.get("required") or [] if name in properties]
+    carried = carried or {}
     arguments: dict[str, Any] = {}
     for name in required:
         spec = properties[name] if isinstance(properties[name], dict) else {}
         value = _value_for(name, spec, prompt)
+        if value is None:
+            value = carried.get(name)
         if value is None:
             raise MissingArgument(name, str(spec.get("description") or spec.get("type") or "no description"))
         arguments[name] = value
@@ -296,15 +321,21 @@ class OfflineModel(Model):
     def _choose(self, prompt: str, tool_specs: list[ToolSpec], messages: Messages) -> list[StreamEvent]:
         by_name = {spec["name"]: spec for spec in tool_specs}
         order = [n for n in self._ranking if n in by_name]
-        # A follow-up ("and in Paris?") matches no tool by itself: try the conversation's last tool.
-        previous = _last_tool_used(messages[:-1])
-        if previous in by_name and previous not in order:
-            order.append(previous)
+        previous = _last_tool_use(messages[:-1])
+        carried: dict[str, dict[str, Any]] = {}  # tool name -> the arguments a follow-up keeps
+        if previous is not None and previous["name"] in by_name:
+            if is_follow_up(prompt):
+                # "And in Paris?" asks what the last call asked, about Paris: the search ranks
+                # the tools for "Paris" alone, so the conversation decides the tool.
+                order = [previous["name"], *(n for n in order if n != previous["name"])]
+                carried[previous["name"]] = dict(previous.get("input") or {})
+            elif previous["name"] not in order:
+                order.append(previous["name"])
         missing: list[str] = []
         for name in order:
             schema = by_name[name].get("inputSchema", {}).get("json", {})
             try:
-                arguments = fill_arguments(schema, prompt)
+                arguments = fill_arguments(schema, prompt, carried.get(name))
             except MissingArgument as exc:
                 missing.append(f"{self._display(name)}: {exc}")
                 continue
@@ -349,9 +380,10 @@ class OfflineModel(Model):
         return self._gateway_names.get(alias, alias)
 
 
-def _last_tool_used(messages: Messages) -> str | None:
+def _last_tool_use(messages: Messages) -> dict[str, Any] | None:
+    """The conversation's last toolUse block (`name`, `input`), if any."""
     for message in reversed(messages):
         for block in reversed(message.get("content", [])):
             if "toolUse" in block:
-                return str(block["toolUse"]["name"])
+                return dict(block["toolUse"])
     return None

@@ -8,7 +8,7 @@ suits the deployed API, except the SSM parameter name, which the template always
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, fields
 
 PROVIDERS = ("bedrock", "openai", "offline")
@@ -31,7 +31,7 @@ class Settings:
     provider: str = "bedrock"
     model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     openai_base_url: str = ""
-    openai_api_key_secret_arn: str = ""  # secret string: the key, or {"api_key": "..."}
+    openai_api_key_secret_arn: str = ""  # secret string: the key, or {"api_key": "..."}; none: no key
     session_bucket: str = ""  # S3SessionManager when set
     session_prefix: str = "sessions/"
     session_dir: str = ""  # FileSessionManager when no bucket (the local stack)
@@ -48,7 +48,10 @@ class Settings:
     )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, extra_providers: Collection[str] = ()
+    ) -> Settings:
+        """The settings in `environ` (default: the process's); `extra_providers` are valid too."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for f in fields(cls):
@@ -57,17 +60,18 @@ class Settings:
                 continue
             values[f.name] = _convert(f.name, raw, f.type)
         settings = cls(**values)  # type: ignore[arg-type]
-        settings.validate()
+        settings.validate(extra_providers)
         return settings
 
-    def validate(self) -> None:
-        if self.provider not in PROVIDERS and self.provider not in _extra_providers():
-            known = ", ".join((*PROVIDERS, *sorted(_extra_providers())))
+    def validate(self, extra_providers: Collection[str] = ()) -> None:
+        if self.provider not in PROVIDERS and self.provider not in extra_providers:
+            known = ", ".join((*PROVIDERS, *sorted(extra_providers)))
             raise SettingsError(f"{ENV_NAMES['provider']}={self.provider!r} is not one of: {known}")
-        if self.provider == "openai" and not (self.openai_base_url and self.openai_api_key_secret_arn):
+        if self.provider == "openai" and not self.openai_base_url:
             raise SettingsError(
-                f"the openai provider needs {ENV_NAMES['openai_base_url']} and "
-                f"{ENV_NAMES['openai_api_key_secret_arn']} (the key itself stays in Secrets Manager)"
+                f"the openai provider needs {ENV_NAMES['openai_base_url']} (and, for an endpoint "
+                f"that takes a key, {ENV_NAMES['openai_api_key_secret_arn']}: the key stays in "
+                "Secrets Manager)"
             )
         if not 0 < self.deadline_s < 30:
             raise SettingsError(f"{ENV_NAMES['deadline_s']} must be between 0 and 30 seconds")
@@ -115,10 +119,3 @@ def _convert(name: str, raw: str, type_name: object) -> object:
     except ValueError:
         raise SettingsError(f"{ENV_NAMES[name]}={raw!r} is not a {kind}") from None
     return raw.strip()
-
-
-def _extra_providers() -> set[str]:
-    # Providers registered at run time (agentgw.agent.models.register_provider) are valid too.
-    from agentgw.agent import models
-
-    return set(models.registered_providers())

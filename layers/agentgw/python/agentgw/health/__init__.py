@@ -35,12 +35,14 @@ def check_published_gateway(
     expectations: Expectations | None = None,
     *,
     stage_timeout: float | None = None,
+    traced: bool = False,
 ) -> HealthReport:
     """Check the gateway described by the published SSM configuration.
 
     A configuration that cannot be read fails the token stage (nothing can authenticate
     without it), so the run still reports and emits its metrics. The per-stage timeout is
-    `stage_timeout`, else `AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS`, else 10 s.
+    `stage_timeout`, else `AGENTGW_HEALTH_STAGE_TIMEOUT_SECONDS`, else 10 s. `traced`: each HTTP
+    request to the gateway is an X-Ray subsegment (X-Ray does not patch httpx2).
     """
     started = time.perf_counter()
     try:
@@ -53,4 +55,6 @@ def check_published_gateway(
             checked_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             stages=[StageResult(TOKEN, False, elapsed, error=describe(exc))],
         )
-    return run_health_check(target, token_source(config), expectations, stage_timeout_s=timeout)
+    return run_health_check(
+        target, token_source(config), expectations, stage_timeout_s=timeout, traced=traced
+    )

@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from agentgw.tools import TOOL_NAME_SEPARATOR, target_name, tool_definitions
+from agentgw.gateway import SEARCH_TOOL_NAME, TOOL_NAME_SEPARATOR
+from agentgw.gateway.client import SearchResultError, parse_search_result, texts_of
+from agentgw.tools import target_name, tool_definitions
 
-SEARCH_TOOL = "x_amz_bedrock_agentcore_search"
+SEARCH_TOOL = SEARCH_TOOL_NAME
 
 
 class CheckFailed(Exception):
@@ -50,30 +52,19 @@ def check_expected_tools(listed: Sequence[str], expected: Sequence[str]) -> str:
 
 def text_of(content: Sequence[Any]) -> str:
     """The text of the first text content item ('' when there is none)."""
-    for item in content:
-        text = getattr(item, "text", None)
-        if isinstance(text, str):
-            return text
-    return ""
+    texts = texts_of(content)
+    return texts[0] if texts else ""
 
 
 def search_result_names(structured: Any, content: Sequence[Any]) -> list[str]:
-    """Tool names from the search tool's result, most relevant first.
-
-    Gateways answer `{"tools": [...]}` in `content[0].text`; older ones also in
-    `structuredContent`. Either is accepted.
-    """
-    data: Any = structured if isinstance(structured, Mapping) and "tools" in structured else None
-    if data is None:
-        text = text_of(content)
-        try:
-            data = json.loads(text)
-        except ValueError:
-            raise CheckFailed(f"search result is not JSON: {text[:200]!r}") from None
-    tools = data.get("tools") if isinstance(data, Mapping) else None
-    if not isinstance(tools, list):
-        raise CheckFailed("search result has no 'tools' list")
-    return [str(tool.get("name")) for tool in tools if isinstance(tool, Mapping)]
+    """Tool names from the search tool's result, most relevant first (`parse_search_result`)."""
+    try:
+        found = parse_search_result(structured, [text_of(content)])
+    except SearchResultError as exc:
+        if exc.not_json:
+            raise CheckFailed(f"search result is not JSON: {exc.text[:200]!r}") from None
+        raise CheckFailed("search result has no 'tools' list") from None
+    return [tool["name"] for tool in found]
 
 
 def check_search_rank(names: Sequence[str], expected: str, top_k: int) -> str:

@@ -1,7 +1,8 @@
 """Run the health check: token → MCP initialize → tools/list (all pages) → expected tools →
 search probe → canary call, each timed, stopping at the first failure.
 
-The MCP side uses the mcp SDK's streamable HTTP client, exactly as an agent would.
+The MCP side is the gateway client the agent uses too (`agentgw.gateway`: the mcp SDK's
+streamable HTTP client, Bearer auth, every page of `tools/list`, the search answer).
 """
 
 from __future__ import annotations
@@ -9,7 +10,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -19,10 +19,12 @@ import anyio.to_thread
 import httpx2
 import mcp_types as types
 from mcp.client.session import ClientSession
-from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
 
 from agentgw.config import GatewayConfig
+from agentgw.gateway import MAX_LIST_PAGES
+from agentgw.gateway import client as gateway_client
+from agentgw.gateway.auth import BearerAuth
 from agentgw.health import report as stages
 from agentgw.health.expectations import (
     SEARCH_TOOL,
@@ -41,7 +43,6 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 DEFAULT_STAGE_TIMEOUT_S = 10.0
-MAX_PAGES = 1000  # a gateway holds at most 100 targets x 1000 tools; 30 a page
 
 
 @dataclass(frozen=True)
@@ -113,15 +114,19 @@ async def check_gateway(
     expectations: Expectations | None = None,
     *,
     stage_timeout_s: float = DEFAULT_STAGE_TIMEOUT_S,
+    traced: bool = False,
 ) -> HealthReport:
-    """Run every stage against `target`; `token` returns a fresh access token (blocking is fine)."""
+    """Run every stage against `target`; `token` returns a fresh access token (blocking is fine).
+
+    `traced`: each HTTP request to the gateway is an X-Ray subsegment.
+    """
     expect = expectations or Expectations.from_schemas()
     report = HealthReport(
         target.gateway_id, datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     )
     rec = _Recorder(report, stage_timeout_s)
     try:
-        await _run(target, token, expect, rec)
+        await _run(target, token, expect, rec, traced)
     except _Failed:
         pass
     except Exception as exc:
@@ -134,7 +139,9 @@ async def check_gateway(
     return report
 
 
-async def _run(target: HealthTarget, token: Callable[[], str], expect: Expectations, rec: _Recorder) -> None:
+async def _run(
+    target: HealthTarget, token: Callable[[], str], expect: Expectations, rec: _Recorder, traced: bool
+) -> None:
     async def get_token() -> tuple[str, str | None]:
         # Abandon the thread on timeout: a hung secret read or token request must not hold the
         # stage past its limit (the thread ends on its own client timeouts).
@@ -142,20 +149,11 @@ async def _run(target: HealthTarget, token: Callable[[], str], expect: Expectati
 
     access_token = await rec.run(stages.TOKEN, get_token)
 
-    async with AsyncExitStack() as stack:
-        http = await stack.enter_async_context(
-            httpx2.AsyncClient(
-                headers={"Authorization": f"Bearer {access_token}"},
-                timeout=httpx2.Timeout(rec.timeout_s),
-                follow_redirects=True,
-            )
-        )
-        # Entering the transport and session only starts their tasks (no I/O yet); they must be
-        # entered outside a stage's timeout scope, which has to close before they do.
-        read, write = await stack.enter_async_context(
-            streamable_http_client(target.gateway_url, http_client=http)
-        )
-        session = await stack.enter_async_context(ClientSession(read, write))
+    # Entering the session only starts its tasks (no I/O yet); it must be entered outside a
+    # stage's timeout scope, which has to close before they do.
+    async with gateway_client.connect(
+        target.gateway_url, BearerAuth.fixed(access_token), timeout_s=rec.timeout_s, traced=traced
+    ) as session:
 
         async def initialize() -> tuple[None, str | None]:
             result = await session.initialize()
@@ -202,21 +200,13 @@ async def _run(target: HealthTarget, token: Callable[[], str], expect: Expectati
 
 
 async def list_all_tools(session: ClientSession) -> tuple[list[types.Tool], str]:
-    """Every tool, following `nextCursor` until the last page."""
-    tools: list[types.Tool] = []
-    cursor: str | None = None
-    seen: set[str] = set()
-    for page in range(1, MAX_PAGES + 1):
-        params = types.PaginatedRequestParams(cursor=cursor) if cursor else None
-        result = await session.list_tools(params=params)
-        tools.extend(result.tools)
-        cursor = result.next_cursor
-        if not cursor:
-            return tools, f"{len(tools)} tools on {page} page{'s' if page > 1 else ''}"
-        if cursor in seen:
-            raise CheckFailed(f"tools/list repeated cursor {cursor!r} on page {page}")
-        seen.add(cursor)
-    raise CheckFailed(f"tools/list did not end within {MAX_PAGES} pages")
+    """Every tool, following `nextCursor` until the last page, and how many pages that took."""
+    try:
+        listed = await gateway_client.list_all_tools(session, MAX_LIST_PAGES)
+    except gateway_client.ListingError as exc:
+        raise CheckFailed(str(exc)) from None
+    pages = listed.pages
+    return listed.tools, f"{len(listed.tools)} tools on {pages} page{'s' if pages > 1 else ''}"
 
 
 def run_health_check(
@@ -225,11 +215,14 @@ def run_health_check(
     expectations: Expectations | None = None,
     *,
     stage_timeout_s: float = DEFAULT_STAGE_TIMEOUT_S,
+    traced: bool = False,
 ) -> HealthReport:
     """Blocking entry point (Lambda handler, CLI)."""
 
     async def main() -> HealthReport:
-        return await check_gateway(target, token, expectations, stage_timeout_s=stage_timeout_s)
+        return await check_gateway(
+            target, token, expectations, stage_timeout_s=stage_timeout_s, traced=traced
+        )
 
     return anyio.run(main)
 

@@ -12,7 +12,9 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-TOOL_NAME_SEPARATOR = "___"
+from agentgw.gateway import TOOL_NAME_SEPARATOR
+
+__all__ = ["TOOL_NAME_SEPARATOR", "load_schemas", "target_name", "tool_definitions"]
 
 
 @cache

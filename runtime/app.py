@@ -8,16 +8,14 @@ by a digest when it is not one of our session ids). Errors keep
 their HTTP status (400 for a bad request, 504 past the deadline), as in the HTTP API.
 
 Configuration is the same environment as the Lambda function (`agentgw.agent.settings`).
-Run it locally with `python -m agentgw.agent.runtime_app [--port 8080]`.
+Run it locally with `python -m agentgw_runtime [--port 8080]` (needs the `runtime` extra:
+`bedrock-agentcore`, which the Lambda layer does not carry, so this package is not in it).
 """
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
-import logging
-from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -26,11 +24,31 @@ from bedrock_agentcore.runtime.models import REQUEST_ID_HEADER
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
-from agentgw.agent.service import SESSION_ID, AgentService
+from agentgw.agent.conversation_store import ConversationStore
+from agentgw.agent.credentials import GatewayCredentials
+from agentgw.agent.gateway_session import GatewayCaches
+from agentgw.agent.models import ModelFactory
+from agentgw.agent.request import SESSION_ID
+from agentgw.agent.service import AgentService
 
 logger = Logger(service="agentgw-runtime")
 metrics = Metrics(namespace="agentgw", service="agentgw-runtime")
-service = AgentService(metrics=metrics, logger=logger)
+
+
+def compose() -> AgentService:
+    """The service with what it uses: one credentials cache, model factory, store and caches."""
+    credentials = GatewayCredentials()
+    return AgentService(
+        credentials=credentials,
+        models=ModelFactory(credentials),
+        conversations=ConversationStore(),
+        caches=GatewayCaches(),
+        metrics=metrics,
+        logger=logger,
+    )
+
+
+service = compose()
 
 
 def runtime_session_id(header: str | None) -> str | None:
@@ -118,18 +136,3 @@ def create_app(agent_service: AgentService | None = None) -> BedrockAgentCoreApp
 
 
 app = create_app()
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Serve the agentgw agent as an AgentCore Runtime app")
-    parser.add_argument(
-        "--host", default=None, help="address to bind (default: 127.0.0.1, 0.0.0.0 in a container)"
-    )
-    parser.add_argument("--port", type=int, default=8080)
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO)
-    app.run(port=args.port, host=args.host)
-
-
-if __name__ == "__main__":
-    main()

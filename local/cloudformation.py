@@ -1,0 +1,136 @@
+"""A small CloudFormation for the local stack: what the stack creates around the workflow.
+
+Every function in template.yaml is registered (real handlers, in-process), the buckets and the
+gateway role are created, and the state machine is created from `statemachine/provision.asl.json`
+with its `DefinitionSubstitutions` resolved to the local function ARNs. The custom resource's
+properties come back resolved, as CloudFormation would send them. Idempotent: what exists is
+found by name and reused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from agentgw_local.aws import ACCOUNT_ID, EmulatedAws
+from agentgw_local.settings import DEFAULT_STACK_NAME, function_name
+from agentgw_local.template import Template, TemplateError, resolve
+
+STATE_MACHINE_LOGICAL_ID = "ProvisionStateMachine"
+CUSTOM_RESOURCE_TYPE = "Custom::AgentCoreGateway"
+GATEWAY_ROLE_LOGICAL_ID = "GatewayRole"
+_STATES_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {"Effect": "Allow", "Principal": {"Service": "states.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    ],
+}
+
+
+@dataclass
+class LocalDeployment:
+    """What CloudFormation would have created around the workflow."""
+
+    stack_name: str
+    function_arns: dict[str, str]  # logical id → ARN
+    gateway_role_arn: str
+    state_machine_arn: str
+    properties: dict[str, Any]  # the custom resource's resolved properties
+
+
+def _custom_resource(template: Template) -> dict[str, Any]:
+    for resource in template.resources.values():
+        if resource.get("Type") == CUSTOM_RESOURCE_TYPE:
+            return resource
+    raise TemplateError(f"template has no {CUSTOM_RESOURCE_TYPE} resource")
+
+
+def deploy(
+    aws: EmulatedAws,
+    *,
+    stack_name: str = DEFAULT_STACK_NAME,
+    parameters: Mapping[str, Any] | None = None,
+    template: Template | None = None,
+) -> LocalDeployment:
+    """Create (or find) the functions, the gateway role and the state machine. Idempotent."""
+    template = template or Template()
+    params = {**template.parameter_defaults, **(parameters or {})}
+    names: dict[str, str] = {
+        "AWS::StackName": stack_name,
+        "AWS::Region": aws.region,
+        "AWS::AccountId": ACCOUNT_ID,
+        "AWS::Partition": "aws",
+        "AWS::URLSuffix": "amazonaws.com",
+    }
+    function_arns: dict[str, str] = {}
+    for logical_id, spec in template.functions().items():
+        name = function_name(stack_name, logical_id)
+        arn = aws.register_function(name, spec)
+        function_arns[logical_id] = arn
+        names[logical_id] = name
+        names[f"{logical_id}.Arn"] = arn
+
+    # Buckets (the agent's session bucket): CloudFormation names them `<stack>-<logicalid>-<suffix>`.
+    for logical_id, resource in template.resources.items():
+        if resource.get("Type") == "AWS::S3::Bucket":
+            bucket = _ensure_bucket(aws, f"{stack_name}-{logical_id}".lower()[:63])
+            names[logical_id] = bucket
+            names[f"{logical_id}.Arn"] = f"arn:aws:s3:::{bucket}"
+
+    role = template.resources[GATEWAY_ROLE_LOGICAL_ID]
+    trust = resolve(role["Properties"]["AssumeRolePolicyDocument"], names, params)
+    role_arn = _ensure_role(aws, f"{stack_name}-{GATEWAY_ROLE_LOGICAL_ID}"[:64], trust)
+    names[GATEWAY_ROLE_LOGICAL_ID] = role_arn.rsplit("/", 1)[-1]
+    names[f"{GATEWAY_ROLE_LOGICAL_ID}.Arn"] = role_arn
+
+    machine = template.resources[STATE_MACHINE_LOGICAL_ID]["Properties"]
+    substitutions = resolve(machine.get("DefinitionSubstitutions", {}), names, params)
+    definition = (template.path.parent / str(machine["DefinitionUri"])).read_text("utf-8")
+    for key, value in substitutions.items():
+        definition = definition.replace("${" + key + "}", str(value))
+    state_machine_arn = _ensure_state_machine(
+        aws,
+        f"{stack_name}-provision",
+        definition,
+        _ensure_role(aws, f"{stack_name}-states"[:64], _STATES_TRUST),
+    )
+    names[STATE_MACHINE_LOGICAL_ID] = state_machine_arn
+
+    props = resolve(_custom_resource(template)["Properties"], names, params)
+    return LocalDeployment(stack_name, function_arns, role_arn, state_machine_arn, props)
+
+
+def _ensure_bucket(aws: EmulatedAws, name: str) -> str:
+    s3 = aws.client("s3")
+    try:
+        s3.head_bucket(Bucket=name)
+    except s3.exceptions.ClientError:
+        where = (
+            {}
+            if aws.region == "us-east-1"
+            else {"CreateBucketConfiguration": {"LocationConstraint": aws.region}}
+        )
+        s3.create_bucket(Bucket=name, **where)
+    return name
+
+
+def _ensure_role(aws: EmulatedAws, name: str, trust: Mapping[str, Any]) -> str:
+    iam = aws.client("iam")
+    try:
+        return iam.get_role(RoleName=name)["Role"]["Arn"]
+    except iam.exceptions.NoSuchEntityException:
+        return iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def _ensure_state_machine(aws: EmulatedAws, name: str, definition: str, role_arn: str) -> str:
+    sfn = aws.client("stepfunctions")
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                sfn.update_state_machine(stateMachineArn=machine["stateMachineArn"], definition=definition)
+                return machine["stateMachineArn"]
+    return sfn.create_state_machine(name=name, definition=definition, roleArn=role_arn, type="STANDARD")[
+        "stateMachineArn"
+    ]
