@@ -222,6 +222,62 @@ def test_audience_when_configured(kit: Kit, authz: Authz, local_stack: LocalStac
     assert g.probe.count() == 1
 
 
+# Signed by the pool's own key, so only the claims' types are wrong (RFC 7519: NumericDate
+# claims are numbers, `aud` a string or an array of strings).
+WRONG_TYPES: list[tuple[str, dict[str, Any]]] = [
+    ("exp-numeric-string", {"exp": "NOW+3600"}),
+    ("exp-bool", {"exp": True}),
+    ("exp-object", {"exp": {"n": 1}}),
+    ("exp-infinity", {"exp": float("inf")}),
+    ("iat-string", {"iat": "0"}),
+    ("nbf-list", {"nbf": [0]}),
+    ("aud-number", {"aud": 7}),
+    ("aud-nested-list", {"aud": [["my-api"]]}),
+    ("aud-object-with-the-right-key", {"aud": {"my-api": 1}}),
+    ("aud-list-with-a-number", {"aud": ["my-api", 3]}),
+    ("client-id-list", {"client_id": ["CLIENT"]}),
+    ("scope-list", {"scope": ["SCOPE"]}),
+]
+
+
+@pytest.mark.parametrize(("case", "changes"), WRONG_TYPES, ids=[c for c, _ in WRONG_TYPES])
+def test_claims_of_the_wrong_type_are_401_and_never_cached(
+    kit: Kit, authz: Authz, local_stack: LocalStack, case: str, changes: dict[str, Any]
+) -> None:
+    g = _audience_gateway(kit, authz)
+    base = dict(jwt.decode(authz.token(), options={"verify_signature": False}))
+    base["aud"] = "my-api"
+    placeholders = {"NOW+3600": str(int(time.time()) + 3600), "CLIENT": authz.client_id, "SCOPE": authz.scope}
+    changed = {k: _fill(v, placeholders) for k, v in changes.items()}
+    token = _signed(local_stack, authz, base, **changed)
+    assert local_stack.gateway is not None
+    for _ in range(2):  # the second time would hit a cached verification, if one were kept
+        assert_refused(send(g, token))
+    assert all(key[1] != token.removeprefix("Bearer ") for key in local_stack.gateway.authorizer._verified)
+    assert g.probe.count() == 0
+    assert send(g, _signed(local_stack, authz, base)).status_code == 200  # the control: right types pass
+    assert g.probe.count() == 1
+
+
+_AUDIENCE_GATEWAYS: dict[str, Guarded] = {}
+
+
+def _audience_gateway(kit: Kit, authz: Authz) -> Guarded:
+    if "g" not in _AUDIENCE_GATEWAYS:
+        _AUDIENCE_GATEWAYS["g"] = guarded_gateway(kit, authz, "sec-probe-types", allowedAudience=["my-api"])
+    g = _AUDIENCE_GATEWAYS["g"]
+    g.probe.calls.clear()
+    return g
+
+
+def _fill(value: Any, placeholders: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return placeholders.get(value, value)
+    if isinstance(value, list):
+        return [_fill(v, placeholders) for v in value]
+    return value
+
+
 def test_scope_when_configured_is_403_insufficient_scope(kit: Kit, authz: Authz) -> None:
     # RFC 6750 §3.1: a valid token without the required scope is 403 insufficient_scope.
     g = guarded_gateway(kit, authz, "sec-probe-scope", allowedScopes=["other/scope"])
