@@ -222,7 +222,9 @@ def _check_claim_types(claims: dict[str, Any]) -> None:
     for name in _NUMERIC_CLAIMS:
         value = claims.get(name)
         if name in claims and (
-            isinstance(value, bool) or not isinstance(value, int | float) or (isinstance(value, float) and not math.isfinite(value))
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
         ):
             raise AuthError(f"Token claim {name} must be a number")
     for name in _STRING_CLAIMS:

@@ -100,9 +100,13 @@ def test_unknown_client_answers_as_a_wrong_secret_does(authz: Authz, secret: str
         data={"grant_type": "client_credentials"},
         auth=(authz.client_id.encode(), secret.encode("utf-8")),
     )
-    assert (unknown.status_code, unknown.content) == (known.status_code, known.content) == (
-        400,
-        b'{"error":"invalid_client"}',
+    assert (
+        (unknown.status_code, unknown.content)
+        == (known.status_code, known.content)
+        == (
+            400,
+            b'{"error":"invalid_client"}',
+        )
     )
     assert unknown.headers.get("www-authenticate") == known.headers.get("www-authenticate")
 
