@@ -192,6 +192,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if retry_after:
             head.append("retry-after: 1")
         self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        if retry_after:  # the connection cap: nothing was read, so nothing is lost by closing now
+            self.transport.close()
+            return
         # Lingering close: closing with unread input would send a reset that can destroy the
         # answer before the client reads it. So stop sending, discard what still arrives
         # (data_received ignores it), and close after a short while.
