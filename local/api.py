@@ -155,8 +155,8 @@ def api_app(
         function = routes.get((method, path)) or routes.get(("ANY", path))
         if function is None:
             return JSONResponse({"message": "Not Found"}, status_code=404)
-        body = await request.body()
-        if len(body) > MAX_PAYLOAD_BYTES:
+        body = await _read_body(request, MAX_PAYLOAD_BYTES)
+        if body is None:
             return JSONResponse({"message": "Request Entity Too Large"}, status_code=413)
         event = http_event(
             method=method,
@@ -185,6 +185,21 @@ def api_app(
 
     methods = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
     return Starlette(routes=[Route("/{path:path}", dispatch, methods=methods)])
+
+
+async def _read_body(request: Request, limit: int) -> bytes | None:
+    """The body, or None as soon as it is known to exceed `limit` (never more is read)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 # -- the agent API in the local stack ---------------------------------------------------------

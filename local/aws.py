@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import json
 import logging
 import socket
 import threading
@@ -29,7 +30,12 @@ from botocore.config import Config
 
 from agentgw_local.environment import EnvOverlay
 from agentgw_local.host_guard import WsgiHostGuard
-from agentgw_local.lambda_runtime import FunctionNotFound, LambdaRuntime, decode_client_context
+from agentgw_local.lambda_runtime import (
+    FunctionNotFound,
+    LambdaRuntime,
+    TooManyRequests,
+    decode_client_context,
+)
 from agentgw_local.settings import DEFAULT_REGION
 from agentgw_local.template import FunctionSpec, Handler
 
@@ -126,6 +132,16 @@ def _install_lambda_patch() -> None:
         if _patched:
             return
         from moto.awslambda_simple.models import LambdaSimpleBackend
+        from moto.core.exceptions import JsonRESTError
+
+        class TooManyRequestsException(JsonRESTError):
+            """Lambda's 429, with the body botocore's model gives it (Type, message, Reason)."""
+
+            code = 429
+
+            def __init__(self, message: str, reason: str) -> None:
+                super().__init__("TooManyRequestsException", message)
+                self.description = json.dumps({"Type": "User", "message": message, "Reason": reason})
 
         def invoke(
             self: Any,
@@ -145,6 +161,8 @@ def _install_lambda_patch() -> None:
                 result = emulator.lambdas.invoke(fn.function_name, event, client_context=client_context)
             except FunctionNotFound as exc:
                 raise RuntimeError(f"{fn.function_name} exists in moto but has no local handler") from exc
+            except TooManyRequests as exc:
+                raise TooManyRequestsException(str(exc), exc.reason) from exc
             if result.function_error:
                 response_headers["x-amz-function-error"] = result.function_error
             return result.payload_bytes()
@@ -154,8 +172,6 @@ def _install_lambda_patch() -> None:
 
 
 def _decode_event(body: Any) -> Any:
-    import json
-
     if body in (None, b"", ""):
         return {}
     if isinstance(body, bytes):

@@ -5,7 +5,8 @@ through the ordinary API); this module reads them in-process and serves, at the 
 `agentgw.endpoints` names:
 
 - `POST {base}/cognito/{domain}/oauth2/token` — the `client_credentials` grant only, with
-  the client id and secret checked against the pool (HTTP Basic or form fields), the
+  the client id and secret checked against the pool (HTTP Basic or form fields; an unknown
+  client and a wrong secret get the same 400 `invalid_client`), the
   requested scopes checked against the client's allowed scopes and the pool's resource
   servers, and Cognito's error bodies (`invalid_client`, `unauthorized_client`,
   `unsupported_grant_type`, `invalid_scope`, `invalid_request`).
@@ -78,8 +79,23 @@ class OAuthError(Exception):
         body: dict[str, str] = {"error": self.error}
         if self.description:
             body["error_description"] = self.description
-        headers = {"WWW-Authenticate": 'Basic realm="cognito"'} if self.status == 401 else None
-        return JSONResponse(body, status_code=self.status, headers=headers)
+        return JSONResponse(body, status_code=self.status)
+
+
+def invalid_client() -> OAuthError:
+    """Client authentication failed, whatever the reason: Cognito's documented answer is
+    400 `{"error": "invalid_client"}` (token endpoint, "Examples of negative responses")."""
+    return OAuthError("invalid_client", 400)
+
+
+# Compared against when the client is unknown, so that case costs what a wrong secret costs.
+_UNKNOWN_CLIENT_SECRET = uuid.uuid4().hex * 2
+
+
+def _same_secret(given: str | None, expected: str) -> bool:
+    """Constant-time comparison of UTF-8 bytes (compare_digest refuses non-ASCII str)."""
+    given_bytes = (given or "").encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(given_bytes, expected.encode("utf-8")) and given is not None
 
 
 class EmulatedCognito:
@@ -144,13 +160,13 @@ class EmulatedCognito:
             raise OAuthError("invalid_request", 400, f"unknown domain {domain}")
         pool = self._pool(pool_id)
         client = pool.clients.get(client_id) if pool is not None else None
-        if client is None:
-            raise OAuthError("invalid_client", 401)
-        if not client.generate_secret:
-            # A public client cannot use client_credentials in Cognito.
-            raise OAuthError("invalid_client", 401)
-        if client_secret is None or not hmac.compare_digest(client_secret, client.secret):
-            raise OAuthError("invalid_client", 401)
+        # An unknown client, a public one (no secret: it cannot use client_credentials) and a
+        # wrong secret get the same answer after the same work: the endpoint must not tell
+        # which client ids exist.
+        known = client is not None and bool(client.generate_secret)
+        expected = client.secret if known else _UNKNOWN_CLIENT_SECRET
+        if not _same_secret(client_secret, expected) or not known:
+            raise invalid_client()
         config = client.extended_config
         if not config.get("AllowedOAuthFlowsUserPoolClient") or "client_credentials" not in (
             config.get("AllowedOAuthFlows") or []
@@ -291,14 +307,14 @@ def _client_credentials(authorization: str | None, form: dict[str, str]) -> tupl
     if authorization:
         scheme, _, value = authorization.partition(" ")
         if scheme.lower() != "basic":
-            raise OAuthError("invalid_client", 401)
+            raise invalid_client()
         try:
             decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError) as exc:
-            raise OAuthError("invalid_client", 401) from exc
+            raise invalid_client() from exc
         client_id, sep, client_secret = decoded.partition(":")
         if not sep:
-            raise OAuthError("invalid_client", 401)
+            raise invalid_client()
         # RFC 6749 §2.3.1: both parts are form-urlencoded before Basic encoding.
         client_id, client_secret = (
             unquote(client_id.replace("+", " ")),
@@ -309,5 +325,5 @@ def _client_credentials(authorization: str | None, form: dict[str, str]) -> tupl
         return client_id, client_secret
     client_id = form.get("client_id")
     if not client_id:
-        raise OAuthError("invalid_client", 401)
+        raise invalid_client()
     return client_id, form.get("client_secret")

@@ -11,6 +11,8 @@ before anything (provisioning, the endpoint URLs) needs it.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import resource
 import socket
 import threading
 from collections.abc import AsyncIterator, Sequence
@@ -24,6 +26,7 @@ from agentgw_local.aws import PortInUse
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.host_guard import HostGuard
+from agentgw_local.http_limits import HttpLimits, limited_protocol
 
 START_TIMEOUT_S = 10.0
 
@@ -71,8 +74,9 @@ def bind(host: str, port: int) -> socket.socket:
 class HttpServer:
     """uvicorn on a pre-bound socket, in a background thread."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, limits: HttpLimits | None = None) -> None:
         self.sock = sock
+        self.limits = _within_file_limit(limits or HttpLimits())
         self.host, self.port = sock.getsockname()[:2]
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -89,6 +93,8 @@ class HttpServer:
             lifespan="on",
             timeout_graceful_shutdown=3,
             timeout_keep_alive=30,
+            # httptools, with head/URL size, head time and connection limits (http_limits.py).
+            http=limited_protocol(self.limits),
         )
         server = uvicorn.Server(config)
         self._server = server
@@ -105,7 +111,7 @@ class HttpServer:
 
     def _run(self) -> None:
         assert self._server is not None
-        # uvicorn picks uvloop and httptools when installed (the `local` extra pins both).
+        # uvicorn picks uvloop when installed (the `local` extra pins it and httptools).
         self._server.run(sockets=[self.sock])
 
     def stop(self) -> None:
@@ -116,3 +122,12 @@ class HttpServer:
             self._thread = None
         self._server = None
         self.sock.close()
+
+
+def _within_file_limit(limits: HttpLimits) -> HttpLimits:
+    """Cap connections at half the process's open-file limit: the rest is for everything else
+    (emulated AWS, files, outgoing connections), so a flood of sockets cannot starve them."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY:
+        return limits
+    return dataclasses.replace(limits, max_connections=min(limits.max_connections, max(32, soft // 2)))

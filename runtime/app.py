@@ -60,7 +60,7 @@ def runtime_session_id(header: str | None) -> str | None:
     """
     if not header:
         return None
-    if SESSION_ID.match(header):
+    if SESSION_ID.fullmatch(header):
         return header
     return "rt-" + hashlib.sha256(header.encode("utf-8", "surrogatepass")).hexdigest()
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -132,6 +133,9 @@ class JwtAuthorizer:
             raise AuthError("Token signature is invalid") from exc
         except jwt.PyJWTError as exc:
             raise AuthError(f"Invalid token: {exc}") from exc
+        except (OverflowError, ValueError, TypeError) as exc:  # e.g. `"exp": Infinity` in PyJWT's int()
+            raise AuthError("Invalid token: a time claim is not a usable number") from exc
+        _check_claim_types(claims)
         return claims
 
     async def _keyset(self, discovery_url: str) -> _KeySet:
@@ -207,6 +211,32 @@ def _stale(keyset: _KeySet) -> bool:
     return now - keyset.failed_at >= JWKS_REFRESH_MIN_INTERVAL_S
 
 
+# RFC 7519 §4.1: NumericDate claims are JSON numbers, `aud` a string or an array of strings.
+# PyJWT accepts a numeric string as `exp` and does not look at `aud` here (verify_aud is off),
+# so a signed token could otherwise carry any JSON value into the checks below.
+_NUMERIC_CLAIMS = ("exp", "nbf", "iat", "auth_time")
+_STRING_CLAIMS = ("iss", "sub", "client_id", "scope", "token_use", "jti")
+
+
+def _check_claim_types(claims: dict[str, Any]) -> None:
+    for name in _NUMERIC_CLAIMS:
+        value = claims.get(name)
+        if name in claims and (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or (isinstance(value, float) and not math.isfinite(value))
+        ):
+            raise AuthError(f"Token claim {name} must be a number")
+    for name in _STRING_CLAIMS:
+        if name in claims and not isinstance(claims[name], str):
+            raise AuthError(f"Token claim {name} must be a string")
+    aud = claims.get("aud")
+    if "aud" in claims and not (
+        isinstance(aud, str) or (isinstance(aud, list) and all(isinstance(a, str) for a in aud))
+    ):
+        raise AuthError("Token claim aud must be a string or an array of strings")
+
+
 def _check_claims(claims: dict[str, Any], config: dict[str, Any]) -> None:
     allowed_clients = config.get("allowedClients")
     if allowed_clients and claims.get("client_id") not in allowed_clients:
@@ -214,7 +244,7 @@ def _check_claims(claims: dict[str, Any], config: dict[str, Any]) -> None:
     allowed_audience = config.get("allowedAudience")
     if allowed_audience:
         aud = claims.get("aud")
-        audiences = [aud] if isinstance(aud, str) else list(aud or [])
+        audiences = [aud] if isinstance(aud, str) else list(aud or [])  # types checked on decode
         if not set(audiences) & set(allowed_audience):
             raise AuthError("Token audience is not allowed by this gateway")
     allowed_scopes = config.get("allowedScopes")

@@ -100,7 +100,7 @@ def test_any_runtime_session_header_keeps_its_conversation(
     assert [a.status_code for a in answers] == [200, 200], [a.text for a in answers]
     first, second = (a.json()["session_id"] for a in answers)
     assert first == second
-    assert SESSION_ID.match(first)
+    assert SESSION_ID.fullmatch(first)
     assert _user_prompts(tmp_path, first) == ["What time is it in Tokyo?", "What time is it in UTC?"]
     other = httpx.post(
         f"{runtime_url}/invocations",

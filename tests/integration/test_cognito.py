@@ -69,28 +69,52 @@ def test_credentials_in_the_form_work_too(authz: Authz) -> None:
     assert response.status_code == 200, response.text
 
 
-def test_bad_secret_is_invalid_client(authz: Authz) -> None:
-    response = httpx.post(
-        authz.token_url, data={"grant_type": "client_credentials"}, auth=(authz.client_id, "not-the-secret")
-    )
-    assert response.status_code == 401
-    assert response.json() == {"error": "invalid_client"}
+# Cognito's documented answer to a failed client authentication: 400 {"error": "invalid_client"}.
+# The same for an unknown client and a wrong secret (ASCII or not, Basic or form), so the
+# endpoint is no oracle for which client ids exist.
+WRONG_SECRETS = ["not-the-secret", "sécret-ñ-東京", "\u00ff" * 64, ""]
 
 
-def test_unknown_client_is_invalid_client(authz: Authz) -> None:
-    response = httpx.post(
+@pytest.mark.parametrize("secret", WRONG_SECRETS)
+def test_bad_secret_is_invalid_client(authz: Authz, secret: str) -> None:
+    basic = httpx.post(
         authz.token_url,
         data={"grant_type": "client_credentials"},
-        auth=("no-such-client", authz.client_secret),
+        auth=(authz.client_id.encode(), secret.encode("utf-8")),
     )
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    form = grant(authz, client_id=authz.client_id, client_secret=secret)
+    for response in (basic, form):
+        assert response.status_code == 400, response.text
+        assert response.json() == {"error": "invalid_client"}
+
+
+@pytest.mark.parametrize("secret", WRONG_SECRETS)
+def test_unknown_client_answers_as_a_wrong_secret_does(authz: Authz, secret: str) -> None:
+    unknown = httpx.post(
+        authz.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(b"no-such-client", secret.encode("utf-8")),
+    )
+    known = httpx.post(
+        authz.token_url,
+        data={"grant_type": "client_credentials"},
+        auth=(authz.client_id.encode(), secret.encode("utf-8")),
+    )
+    assert (
+        (unknown.status_code, unknown.content)
+        == (known.status_code, known.content)
+        == (
+            400,
+            b'{"error":"invalid_client"}',
+        )
+    )
+    assert unknown.headers.get("www-authenticate") == known.headers.get("www-authenticate")
 
 
 def test_missing_credentials_is_invalid_client(authz: Authz) -> None:
     response = grant(authz)
-    assert response.status_code == 401
-    assert response.json()["error"] == "invalid_client"
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_client"}
 
 
 @pytest.mark.parametrize("grant_type", ["authorization_code", "password", "refresh_token"])

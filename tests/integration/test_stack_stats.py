@@ -34,7 +34,7 @@ def test_counts_tokens_sessions_and_methods(local_stack: LocalStack) -> None:
     refused = httpx.post(
         info.token_url, data={"grant_type": "client_credentials"}, auth=(info.client_id, "wrong-secret")
     )
-    assert refused.status_code == 401
+    assert refused.status_code == 400  # invalid_client, as Cognito answers it
 
     url = info.gateway_url
     headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}"}

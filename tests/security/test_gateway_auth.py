@@ -180,12 +180,11 @@ def test_invalid_tokens_are_401_and_reach_no_tool(
 
 
 def test_header_beyond_the_server_limit_is_refused_before_the_gateway(guarded: Guarded) -> None:
-    # Past uvicorn's (h11's) 16 KiB header limit the request is refused before any app code
-    # runs: 400 with no JSON body — still nothing reaches a tool. A valid token padded is
-    # not a valid token either way.
+    # Past the server's 16 KiB head limit the request is refused before any app code runs
+    # (431, agentgw_local.http_limits); nothing reaches a tool.
     before = guarded.probe.count()
     response = send(guarded, "Bearer " + guarded.authz.token() + "x" * 64_000)
-    assert response.status_code in (400, 401, 431)
+    assert response.status_code == 431
     assert guarded.probe.count() == before
     assert send(guarded, "Bearer " + guarded.authz.token()).status_code == 200  # still serving
 
@@ -220,6 +219,62 @@ def test_audience_when_configured(kit: Kit, authz: Authz, local_stack: LocalStac
     assert g.probe.count() == 0
     assert send(g, _signed(local_stack, authz, base, aud=["x", "my-api"])).status_code == 200
     assert g.probe.count() == 1
+
+
+# Signed by the pool's own key, so only the claims' types are wrong (RFC 7519: NumericDate
+# claims are numbers, `aud` a string or an array of strings).
+WRONG_TYPES: list[tuple[str, dict[str, Any]]] = [
+    ("exp-numeric-string", {"exp": "NOW+3600"}),
+    ("exp-bool", {"exp": True}),
+    ("exp-object", {"exp": {"n": 1}}),
+    ("exp-infinity", {"exp": float("inf")}),
+    ("iat-string", {"iat": "0"}),
+    ("nbf-list", {"nbf": [0]}),
+    ("aud-number", {"aud": 7}),
+    ("aud-nested-list", {"aud": [["my-api"]]}),
+    ("aud-object-with-the-right-key", {"aud": {"my-api": 1}}),
+    ("aud-list-with-a-number", {"aud": ["my-api", 3]}),
+    ("client-id-list", {"client_id": ["CLIENT"]}),
+    ("scope-list", {"scope": ["SCOPE"]}),
+]
+
+
+@pytest.mark.parametrize(("case", "changes"), WRONG_TYPES, ids=[c for c, _ in WRONG_TYPES])
+def test_claims_of_the_wrong_type_are_401_and_never_cached(
+    kit: Kit, authz: Authz, local_stack: LocalStack, case: str, changes: dict[str, Any]
+) -> None:
+    g = _audience_gateway(kit, authz)
+    base = dict(jwt.decode(authz.token(), options={"verify_signature": False}))
+    base["aud"] = "my-api"
+    placeholders = {"NOW+3600": str(int(time.time()) + 3600), "CLIENT": authz.client_id, "SCOPE": authz.scope}
+    changed = {k: _fill(v, placeholders) for k, v in changes.items()}
+    token = _signed(local_stack, authz, base, **changed)
+    assert local_stack.gateway is not None
+    for _ in range(2):  # the second time would hit a cached verification, if one were kept
+        assert_refused(send(g, token))
+    assert all(key[1] != token.removeprefix("Bearer ") for key in local_stack.gateway.authorizer._verified)
+    assert g.probe.count() == 0
+    assert send(g, _signed(local_stack, authz, base)).status_code == 200  # the control: right types pass
+    assert g.probe.count() == 1
+
+
+_AUDIENCE_GATEWAYS: dict[str, Guarded] = {}
+
+
+def _audience_gateway(kit: Kit, authz: Authz) -> Guarded:
+    if "g" not in _AUDIENCE_GATEWAYS:
+        _AUDIENCE_GATEWAYS["g"] = guarded_gateway(kit, authz, "sec-probe-types", allowedAudience=["my-api"])
+    g = _AUDIENCE_GATEWAYS["g"]
+    g.probe.calls.clear()
+    return g
+
+
+def _fill(value: Any, placeholders: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return placeholders.get(value, value)
+    if isinstance(value, list):
+        return [_fill(v, placeholders) for v in value]
+    return value
 
 
 def test_scope_when_configured_is_403_insufficient_scope(kit: Kit, authz: Authz) -> None:

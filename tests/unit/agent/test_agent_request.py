@@ -41,6 +41,8 @@ def test_valid_requests() -> None:
         ({"prompt": "hi", "session_id": "-leading-dash"}, '"session_id" must be 1-128'),
         ({"prompt": "hi", "session_id": "has space"}, '"session_id" must be 1-128'),
         ({"prompt": "hi", "session_id": "a/b"}, '"session_id" must be 1-128'),
+        ({"prompt": "hi", "session_id": "abc\n"}, '"session_id" must be 1-128'),
+        ({"prompt": "hi", "session_id": "abc\r\n"}, '"session_id" must be 1-128'),
         ({"prompt": "x" * (MAX_PROMPT_CHARS + 1)}, f"has {MAX_PROMPT_CHARS + 1} characters"),
         ({"prompt": "hi", "p": "x" * MAX_BODY_BYTES}, "the limit is 32768 bytes"),
         ("x" * (MAX_BODY_BYTES + 1), f"has {MAX_BODY_BYTES + 1} bytes"),

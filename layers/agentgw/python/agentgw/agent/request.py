@@ -15,7 +15,8 @@ from typing import Any
 from agentgw.agent.settings import MAX_BODY_BYTES, MAX_PROMPT_CHARS, MAX_SESSION_ID_CHARS
 
 ALLOWED_FIELDS = ("prompt", "session_id")
-SESSION_ID = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SESSION_ID_CHARS - 1}}}$")
+# Matched with fullmatch: `$` would also accept a trailing newline.
+SESSION_ID = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_SESSION_ID_CHARS - 1}}}")
 
 
 class RequestError(ValueError):
@@ -94,7 +95,7 @@ def parse_request(body: str | bytes | Mapping[str, Any] | None) -> PromptRequest
             raise RequestError(
                 f'"session_id" must be a string, not {_json_type(session_id)}', field="session_id"
             )
-        if not SESSION_ID.match(session_id):
+        if not SESSION_ID.fullmatch(session_id):
             raise RequestError(
                 f'"session_id" must be 1-{MAX_SESSION_ID_CHARS} characters of letters, digits, ".", "_" '
                 'or "-", starting with a letter or digit',
