@@ -31,6 +31,10 @@ from agentgw_local.gateway.jsonrpc import (
 )
 from agentgw_local.gateway.tools import Tools
 
+# The methods `stats` counts by name; any other is counted under UNKNOWN_METHOD.
+COUNTED_METHODS = frozenset({"initialize", "ping", "tools/list", "tools/call", "server/discover"})
+UNKNOWN_METHOD = "unknown_method"
+
 
 @dataclass(frozen=True)
 class Reply:
@@ -79,7 +83,8 @@ class McpProtocol:
         try:
             method = message["method"]
             if isinstance(method, str):
-                self.stats[method] += 1
+                # Client-chosen names: a counter per name would grow with every new one.
+                self.stats[method if method in COUNTED_METHODS else UNKNOWN_METHOD] += 1
             params = message.get("params") or {}
             if not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "params must be an object")

@@ -73,3 +73,23 @@ def test_counts_tokens_sessions_and_methods(local_stack: LocalStack) -> None:
         "sessions_closed": 1,
         "auth_errors": 1,
     }
+
+
+def test_method_names_a_client_makes_up_share_one_counter(local_stack: LocalStack) -> None:
+    """The names are the client's: counting each would let a client grow the server's memory."""
+    info = local_stack.info
+    assert info is not None and local_stack.gateway is not None
+    token = httpx.post(
+        info.token_url,
+        data={"grant_type": "client_credentials", "scope": info.scope},
+        auth=(info.client_id, info.client_secret),
+    ).json()["access_token"]
+    before = Counter(local_stack.gateway.stats)
+    headers = {**MCP_HEADERS, "Authorization": f"Bearer {token}", "MCP-Protocol-Version": "2025-06-18"}
+    with httpx.Client(headers=headers, timeout=30) as http:
+        for n in range(20):
+            answered = http.post(info.gateway_url, json=_rpc(f"made/up/{n}", n))
+            assert answered.status_code in (200, 400), answered.text
+    delta = _delta(Counter(local_stack.gateway.stats), before)
+    assert delta == {"unknown_method": 20}
+    assert not any(name.startswith("made/up") for name in local_stack.gateway.stats)
