@@ -18,7 +18,6 @@ import io
 import ipaddress
 import json
 import logging
-import socket
 import threading
 import zipfile
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from agentgw_local.lambda_runtime import (
     decode_client_context,
 )
 from agentgw_local.settings import DEFAULT_REGION
+from agentgw_local.sockets import listen
 from agentgw_local.template import FunctionSpec, Handler
 
 ACCOUNT_ID = "123456789012"  # moto's default account
@@ -49,26 +49,6 @@ _EMULATOR_ENV = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_SESSION_TOKEN": "testing",
 }
-
-
-class PortInUse(RuntimeError):
-    pass
-
-
-def _listen(host: str, port: int) -> socket.socket:
-    """A socket listening on `host:port`; PortInUse with a clear message when it cannot be bound
-    (werkzeug's own binding would print and exit the process instead)."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise PortInUse(
-            f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port"
-        ) from exc
-    sock.listen(128)
-    return sock
 
 
 def _is_ipv4_loopback(host: str) -> bool:
@@ -92,7 +72,7 @@ class GuardedMotoServer:
         from werkzeug.serving import make_server
 
         app = WsgiHostGuard(DomainDispatcherApplication(create_backend_app))
-        sock = _listen(host, port)
+        sock = listen(host, port, backlog=128, option="--aws-port")
         try:
             # werkzeug serves a duplicate of the socket's descriptor.
             self._server = make_server(

@@ -22,11 +22,11 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.routing import BaseRoute
 
-from agentgw_local.aws import PortInUse
 from agentgw_local.cognito import EmulatedCognito
 from agentgw_local.gateway import LocalGateway
 from agentgw_local.host_guard import HostGuard
 from agentgw_local.http_limits import HttpLimits, limited_protocol
+from agentgw_local.sockets import listen
 
 START_TIMEOUT_S = 10.0
 
@@ -55,18 +55,8 @@ def build_app(
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """Bind and listen on `host:port` (0 picks a free port); PortInUse says when it is taken."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise PortInUse(
-            f"port {port} on {host} is busy ({exc.strerror}); stop what uses it or pick another port "
-            "(agentgw local up --port N)"
-        ) from exc
-    sock.listen(2048)
+    """The HTTP front's listening socket (0 picks a free port); PortInUse says when it is taken."""
+    sock = listen(host, port, backlog=2048, option="--port")
     sock.setblocking(False)
     return sock
 

@@ -17,9 +17,9 @@ from urllib.parse import urlsplit
 
 from agentgw_local import agent_model
 from agentgw_local.arguments import port, positive_int, stack_name
-from agentgw_local.aws import PortInUse
 from agentgw_local.locate import LOCAL_JSON, StackInfo
 from agentgw_local.settings import DEFAULT_HOST, DEFAULT_PAGE_SIZE, DEFAULT_PORT, DEFAULT_STACK_NAME
+from agentgw_local.sockets import PortInUse
 from agentgw_local.stack import LocalStack
 
 

@@ -26,8 +26,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 from starlette.routing import Route
 
-from agentgw_local.aws import EmulatedAws, GuardedMotoServer, PortInUse
+from agentgw_local.aws import EmulatedAws, GuardedMotoServer
 from agentgw_local.host_guard import HostGuard, _run_sync, check, security_settings
+from agentgw_local.sockets import PortInUse
 from agentgw_local.stack import LocalStack
 
 __all__ = ["scripted"]  # the fixture, imported for pytest
