@@ -10,7 +10,7 @@ found by name and reused.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,8 +53,13 @@ def deploy(
     stack_name: str = DEFAULT_STACK_NAME,
     parameters: Mapping[str, Any] | None = None,
     template: Template | None = None,
+    targets: Sequence[Mapping[str, Any]] | None = None,
 ) -> LocalDeployment:
-    """Create (or find) the functions, the gateway role and the state machine. Idempotent."""
+    """Create (or find) the functions, the gateway role and the state machine. Idempotent.
+
+    `targets` replaces the custom resource's `Targets` (intrinsics resolved like the template's):
+    what an edited template would send.
+    """
     template = template or Template()
     params = {**template.parameter_defaults, **(parameters or {})}
     names: dict[str, str] = {
@@ -71,6 +76,12 @@ def deploy(
         function_arns[logical_id] = arn
         names[logical_id] = name
         names[f"{logical_id}.Arn"] = arn
+
+    # Layers: nothing to publish in-process (the library is imported from the checkout); a Ref
+    # gives the version ARN CloudFormation would.
+    for logical_id, resource in template.resources.items():
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            names[logical_id] = f"arn:aws:lambda:{aws.region}:{ACCOUNT_ID}:layer:{stack_name}-{logical_id}:1"
 
     # Buckets (the agent's session bucket): CloudFormation names them `<stack>-<logicalid>-<suffix>`.
     for logical_id, resource in template.resources.items():
@@ -99,6 +110,8 @@ def deploy(
     names[STATE_MACHINE_LOGICAL_ID] = state_machine_arn
 
     props = resolve(_custom_resource(template)["Properties"], names, params)
+    if targets is not None:
+        props["Targets"] = resolve(list(targets), names, params)
     return LocalDeployment(stack_name, function_arns, role_arn, state_machine_arn, props)
 
 

@@ -15,7 +15,7 @@ state as it happens.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -66,8 +66,11 @@ def provision(
     cfn: Mapping[str, Any] | None = None,
     action: str = "Create",
     timeout_s: float = 600.0,
+    targets: Sequence[Mapping[str, Any]] | None = None,
 ) -> ProvisionResult:
-    """Deploy the workflow's surroundings and run the provisioning execution to its end."""
+    """Deploy the workflow's surroundings and run the provisioning execution to its end.
+
+    `targets` replaces the template's declared targets (see `cloudformation.deploy`)."""
     deployment = deploy(
         aws,
         stack_name=stack_name,
@@ -76,6 +79,7 @@ def provision(
             "PollIntervalSeconds": wait_seconds,
             "MaxPolls": max_polls,
         },
+        targets=targets,
     )
     return _run(aws, deployment, action, on_state=on_state, cfn=cfn, timeout_s=timeout_s)
 

@@ -78,12 +78,15 @@ def check_gateway(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
 
 @translate_aws_errors
 def create_target(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
-    return targets.ensure_target(
-        require(event, "gatewayId"),
-        require(event, "name"),
-        require(event, "lambdaArn"),
-        require(event, "executionName"),
-    )
+    (target,) = request.check_targets([require(event, "target", dict)])
+    return targets.ensure_target(require(event, "gatewayId"), target, require(event, "executionName"))
+
+
+@translate_aws_errors
+def prune_targets(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+    declared = request.check_targets(require(event, "targets", list))
+    deleted = targets.prune(require(event, "gatewayId"), [t["name"] for t in declared])
+    return {"deleted": deleted}
 
 
 @translate_aws_errors
