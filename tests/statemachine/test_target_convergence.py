@@ -123,6 +123,9 @@ def test_targets_are_added_changed_and_removed_across_updates(aws: EmulatedAws, 
     assert lambda_of(clock)["lambdaArn"] == arn(aws, "HealthCheckFunction")
     assert clock["description"] == "Clock tools, now with dates"
     assert invoke_resources(aws) == sorted([arn(aws, "ToolsFunction"), arn(aws, "HealthCheckFunction")])
+    # The published configuration names every declared target's tools (the health check's expectations).
+    assert changed.config is not None
+    assert changed.config.targets == {"timeweather": ["get_time", "get_weather"], "clock": ["now", "today"]}
 
     # Removed: the example is no longer declared; the invoke policy follows.
     removed = run(aws, [declared("clock", "HealthCheckFunction", clock_v2, "Clock tools, now with dates")])

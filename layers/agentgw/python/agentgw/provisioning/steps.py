@@ -103,7 +103,9 @@ def check_targets(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
 @translate_aws_errors
 def publish_config(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
     config = publish.build_config(
-        gateway=require(event, "gateway", dict), authorizer=require(event, "authorizer", dict)
+        gateway=require(event, "gateway", dict),
+        authorizer=require(event, "authorizer", dict),
+        targets=request.check_targets(require(event, "targets", list)),
     )
     return publish.publish_config(require(event, "configParameterName"), config)
 
