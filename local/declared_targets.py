@@ -15,6 +15,7 @@ from typing import Any
 
 from agentgw.provisioning import declaration, tool_schemas
 from agentgw.provisioning.errors import InvalidInput
+from agentgw.provisioning.tool_schemas import Finding
 from agentgw_local.aws import ACCOUNT_ID
 from agentgw_local.cloudformation import CUSTOM_RESOURCE_TYPE
 from agentgw_local.settings import DEFAULT_REGION, DEFAULT_STACK_NAME, function_name
@@ -61,7 +62,13 @@ def declared_targets(
 ) -> list[DeclaredTarget]:
     """The template's targets, checked (InvalidInput/TemplateError say what is wrong)."""
     template = template or Template()
-    items = raw_targets(template)
+    return declared_targets_of(template, raw_targets(template), stack_name)
+
+
+def declared_targets_of(
+    template: Template, items: list[Any], stack_name: str = DEFAULT_STACK_NAME
+) -> list[DeclaredTarget]:
+    """`items` (declared in `template`), checked like provisioning checks them."""
     functions = template.functions()
     names: dict[str, str] = {
         "AWS::StackName": stack_name,
@@ -74,7 +81,8 @@ def declared_targets(
         )
     for item in items:
         function = _function_of(item)
-        if isinstance(item, Mapping) and "TargetConfiguration" in item and function not in functions:
+        mcp = item.get("TargetConfiguration", {}).get("Mcp") if isinstance(item, Mapping) else None
+        if isinstance(mcp, Mapping) and "Lambda" in mcp and function not in functions:
             raise InvalidInput(
                 f"target {item.get('Name')}: LambdaArn must be !GetAtt <Function>.Arn of a function in "
                 f"{template.path.name}" + (f" ({function} is not one)" if function else "")
@@ -96,3 +104,46 @@ def tool_names(targets: list[DeclaredTarget], root: Path) -> dict[str, list[str]
 def read_schema(target: DeclaredTarget, root: Path) -> Any:
     path = tool_schemas.resolve(target.schema_file, root)
     return json.loads(path.read_text("utf-8"))
+
+
+def preflight(template: Template) -> list[Finding]:
+    """Every problem with the template's targets and their schema files, not just the first:
+    what provisioning (or AgentCore) would refuse, and warnings for what Bedrock would."""
+    where = template.path.name
+    try:
+        items = raw_targets(template)
+    except TemplateError as exc:
+        return [Finding(where, str(exc))]
+    findings: list[Finding] = []
+    if not items:
+        findings.append(Finding(where, "declares no targets"))
+    if len(items) > declaration.MAX_TARGETS:
+        findings.append(
+            Finding(where, f"declares {len(items)} targets; AgentCore allows {declaration.MAX_TARGETS}")
+        )
+    checked: list[DeclaredTarget] = []
+    for item in items:
+        try:
+            (target,) = declared_targets_of(template, [item])
+        except (InvalidInput, TemplateError) as exc:
+            findings.append(Finding(where, str(exc)))
+            continue
+        checked.append(target)
+    names = [t.name for t in checked]
+    findings += [
+        Finding(where, f"target {name} is declared {names.count(name)} times; names must be unique")
+        for name in sorted(set(names))
+        if names.count(name) > 1
+    ]
+    root = template.path.parent
+    for target in checked:
+        try:
+            document = read_schema(target, root)
+        except InvalidInput as exc:
+            findings.append(Finding(target.schema_file, f"target {target.name}: {exc}"))
+            continue
+        except ValueError as exc:
+            findings.append(Finding(target.schema_file, f"is not JSON: {exc}"))
+            continue
+        findings += tool_schemas.check_definitions(target.schema_file, document, target.name)
+    return findings
