@@ -20,6 +20,7 @@ from agentgw.provisioning.errors import InvalidInput
 # The layer's root (…/python locally, /opt/python on Lambda) and, in a checkout, the project's.
 LAYER_ROOT = Path(agentgw.__file__).resolve().parent.parent
 LAYER_PREFIX = "layers/agentgw/python/"
+SCHEMA_BUNDLE = "agentgw_schemas"  # in the layer: the schema files kept beside function code
 MAX_TOOLS_PER_TARGET = 1000  # AgentCore's quota
 MAX_PREFIXED_TOOL_NAME = 64  # Bedrock's tool name limit (the agent aliases longer ones)
 TOOL_KEYS = frozenset({"name", "description", "inputSchema", "outputSchema"})
@@ -34,8 +35,8 @@ def project_root() -> Path | None:
 
 
 def resolve(file: str, root: Path | None = None) -> Path:
-    """The schema file's path. `file` is relative to the project root; files inside the layer's
-    source tree resolve inside the layer, so a deployed function finds them too."""
+    """The schema file's path. `file` is relative to the project root; on Lambda (no project) a
+    file in the layer's source tree is read from the layer, any other from the layer's bundle."""
     path = Path(file)
     if path.is_absolute():
         candidates = [path]
@@ -45,6 +46,8 @@ def resolve(file: str, root: Path | None = None) -> Path:
             candidates.append(root / path)
         if file.startswith(LAYER_PREFIX):
             candidates.append(LAYER_ROOT / file[len(LAYER_PREFIX) :])
+        else:  # functions/<name>/tools.json, which the layer build bundles (bundle_tool_schemas.py)
+            candidates.append(LAYER_ROOT / SCHEMA_BUNDLE / path)
     for candidate in candidates:
         if candidate.is_file():
             return candidate
