@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentgw_local.aws import ACCOUNT_ID, EmulatedAws
@@ -112,7 +113,22 @@ def deploy(
     props = resolve(_custom_resource(template)["Properties"], names, params)
     if targets is not None:
         props["Targets"] = resolve(list(targets), names, params)
+    _anchor_schema_files(props.get("Targets"), template.path.parent)
     return LocalDeployment(stack_name, function_arns, role_arn, state_machine_arn, props)
+
+
+def _anchor_schema_files(targets: Any, root: Path) -> None:
+    """Point each Lambda target's ToolSchema.File at this template's project (absolute), as the
+    layer `sam build` makes from this project would carry it; the in-process provisioning
+    functions would otherwise look in the checkout they are imported from."""
+    for item in targets if isinstance(targets, list) else []:
+        try:
+            schema = item["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]
+        except (KeyError, TypeError):
+            continue
+        file = schema.get("File") if isinstance(schema, dict) else None
+        if isinstance(file, str) and file and not Path(file).is_absolute() and (root / file).is_file():
+            schema["File"] = str(root / file)
 
 
 def _ensure_bucket(aws: EmulatedAws, name: str) -> str:

@@ -1,9 +1,10 @@
-"""`agentgw targets check|list`: the gateway targets template.yaml declares.
+"""`agentgw targets check|list|new`: the gateway targets template.yaml declares.
 
 `check` is the preflight: every target and tool schema problem provisioning or AgentCore would
 refuse (exit status 1), and warnings for what Bedrock would (exit status 0). `list` shows each
 declared target, its kind, tool count and whether the gateway serves its tools: the running local
-stack's by default, a deployed stack's with `--stack NAME`.
+stack's by default, a deployed stack's with `--stack NAME`. `new NAME` scaffolds a Lambda target
+(`agentgw_local.scaffold_target`).
 """
 
 from __future__ import annotations
@@ -41,10 +42,20 @@ def add_parser(subparsers: Any) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     add_stack_arguments(listing, stack_help="a deployed stack (default: the local stack)")
     listing.set_defaults(func=run)
+    new = sub.add_parser(
+        "new", help="scaffold a Lambda target: function, tool schema, events, test, template"
+    )
+    new.add_argument("name", help="the target's name: lowercase letters/digits, single hyphens")
+    new.add_argument(
+        "--template", type=Path, default=TEMPLATE_PATH, help="the SAM template (default: the project's)"
+    )
+    new.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out, err = out or sys.stdout, err or sys.stderr
+    if args.targets_command == "new":
+        return new_target(args.template.resolve().parent, args.name, out, err)
     try:
         template = Template(args.template)
     except TemplateError as exc:
@@ -53,6 +64,24 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
     if args.targets_command == "check":
         return check(template, out)
     return list_targets(template, args, out, err)
+
+
+def new_target(project: Path, name: str, out: TextIO, err: TextIO) -> int:
+    from agentgw_local.scaffold_target import ScaffoldError, create
+
+    try:
+        made = create(project, name)
+    except ScaffoldError as exc:
+        print(f"agentgw targets new: {exc}", file=err)
+        return EXIT_REFUSED
+    for path in made.files:
+        print(f"  wrote {path.relative_to(project)}", file=out)
+    print(
+        f"target {made.name} ({made.logical_id}): edit functions/{made.name}/tools.json and app.py; "
+        "`agentgw local up` serves it, `sam build && sam deploy` deploys it",
+        file=out,
+    )
+    return EXIT_OK
 
 
 def check(template: Template, out: TextIO) -> int:
