@@ -131,6 +131,12 @@ long_name = "n" * 60
             "error: template.yaml: declares 101 targets; AgentCore allows 100",
         ),
         ([target()], [tool("a___b")], None, "tool 'a___b': must not contain '___'"),
+        (
+            [target()],
+            None,
+            json.dumps({"target": "timeweather", "tools": [tool()]}),
+            "error: fn/tools.json: names target 'timeweather' but is declared for target clock",
+        ),
     ],
 )
 def test_each_refusal_names_the_file_and_the_tool(

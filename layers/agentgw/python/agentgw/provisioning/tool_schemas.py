@@ -106,6 +106,9 @@ def check_definitions(file: str, document: Any, target: str = "") -> list[Findin
         return [Finding(file, 'must be a JSON object {"tools": [...]}')]
     tools: Sequence[Any] = document["tools"]
     findings: list[Finding] = []
+    named = document.get("target")  # the example's file names its target for its own messages
+    if named is not None and target and named != target:
+        findings.append(Finding(file, f"names target {named!r} but is declared for target {target}"))
     if not tools:
         findings.append(Finding(file, "declares no tools"))
     if len(tools) > MAX_TOOLS_PER_TARGET:
