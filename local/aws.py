@@ -27,6 +27,7 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from agentgw_local import agentcore_emulation
 from agentgw_local.environment import EnvOverlay
 from agentgw_local.host_guard import WsgiHostGuard
 from agentgw_local.lambda_runtime import (
@@ -181,6 +182,7 @@ class EmulatedAws:
         from moto.moto_api._internal.models import moto_api_backend
 
         _install_lambda_patch()
+        agentcore_emulation.install()
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
         moto_api_backend.set_config(
             {"lambda": {"use_docker": False}, "stepfunctions": {"execute_state_machine": True}}

@@ -20,7 +20,12 @@ LOCAL_COMMANDS: tuple[str, ...] = (
     "agentgw_local.up",
 )
 # Modules whose add_parser() registers a top-level subcommand.
-COMMANDS: tuple[str, ...] = ("agentgw_local.tools_cli", "agentgw_local.invoke", "agentgw_local.health")
+COMMANDS: tuple[str, ...] = (
+    "agentgw_local.tools_cli",
+    "agentgw_local.invoke",
+    "agentgw_local.health",
+    "agentgw_local.targets_cli",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,8 +10,9 @@ found by name and reused.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from agentgw_local.aws import ACCOUNT_ID, EmulatedAws
@@ -53,8 +54,13 @@ def deploy(
     stack_name: str = DEFAULT_STACK_NAME,
     parameters: Mapping[str, Any] | None = None,
     template: Template | None = None,
+    targets: Sequence[Mapping[str, Any]] | None = None,
 ) -> LocalDeployment:
-    """Create (or find) the functions, the gateway role and the state machine. Idempotent."""
+    """Create (or find) the functions, the gateway role and the state machine. Idempotent.
+
+    `targets` replaces the custom resource's `Targets` (intrinsics resolved like the template's):
+    what an edited template would send.
+    """
     template = template or Template()
     params = {**template.parameter_defaults, **(parameters or {})}
     names: dict[str, str] = {
@@ -71,6 +77,12 @@ def deploy(
         function_arns[logical_id] = arn
         names[logical_id] = name
         names[f"{logical_id}.Arn"] = arn
+
+    # Layers: nothing to publish in-process (the library is imported from the checkout); a Ref
+    # gives the version ARN CloudFormation would.
+    for logical_id, resource in template.resources.items():
+        if resource.get("Type") == "AWS::Serverless::LayerVersion":
+            names[logical_id] = f"arn:aws:lambda:{aws.region}:{ACCOUNT_ID}:layer:{stack_name}-{logical_id}:1"
 
     # Buckets (the agent's session bucket): CloudFormation names them `<stack>-<logicalid>-<suffix>`.
     for logical_id, resource in template.resources.items():
@@ -99,7 +111,24 @@ def deploy(
     names[STATE_MACHINE_LOGICAL_ID] = state_machine_arn
 
     props = resolve(_custom_resource(template)["Properties"], names, params)
+    if targets is not None:
+        props["Targets"] = resolve(list(targets), names, params)
+    _anchor_schema_files(props.get("Targets"), template.path.parent)
     return LocalDeployment(stack_name, function_arns, role_arn, state_machine_arn, props)
+
+
+def _anchor_schema_files(targets: Any, root: Path) -> None:
+    """Point each Lambda target's ToolSchema.File at this template's project (absolute), as the
+    layer `sam build` makes from this project would carry it; the in-process provisioning
+    functions would otherwise look in the checkout they are imported from."""
+    for item in targets if isinstance(targets, list) else []:
+        try:
+            schema = item["TargetConfiguration"]["Mcp"]["Lambda"]["ToolSchema"]
+        except (KeyError, TypeError):
+            continue
+        file = schema.get("File") if isinstance(schema, dict) else None
+        if isinstance(file, str) and file and not Path(file).is_absolute() and (root / file).is_file():
+            schema["File"] = str(root / file)
 
 
 def _ensure_bucket(aws: EmulatedAws, name: str) -> str:

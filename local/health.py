@@ -18,10 +18,18 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from agentgw.config import ClientCredentials
-from agentgw.health import HealthReport, HealthTarget, check_published_gateway, run_health_check
+from agentgw.health import (
+    Expectations,
+    HealthReport,
+    HealthTarget,
+    check_published_gateway,
+    run_health_check,
+)
 from agentgw.health.probe import DEFAULT_STAGE_TIMEOUT_S
 from agentgw.oauth import fetch_token
+from agentgw.provisioning.errors import InvalidInput
 from agentgw_local.arguments import positive_seconds
+from agentgw_local.declared_targets import declared_targets, tool_names
 from agentgw_local.locate import (
     StackLookupError,
     add_stack_arguments,
@@ -29,6 +37,7 @@ from agentgw_local.locate import (
     stack_output,
     stack_region,
 )
+from agentgw_local.template import Template, TemplateError
 
 EXIT_HEALTHY, EXIT_UNHEALTHY, EXIT_CANNOT_CHECK = 0, 1, 2
 # The local gateway embeds its tools for search on the first query (seconds on a small
@@ -76,9 +85,15 @@ def local_report(local_file: Path | None, timeout_s: float) -> HealthReport:
     def token() -> str:
         return fetch_token(info.token_url, credentials, info.scope).value
 
+    # The stack serves this checkout's declared targets: expect each one's tools.
+    template = Template()
+    expectations = Expectations.from_targets(tool_names(declared_targets(template), template.path.parent))
     # The local stack always provisions a gateway with semantic search.
     return run_health_check(
-        HealthTarget(info.gateway_id, info.gateway_url, search_enabled=True), token, stage_timeout_s=timeout_s
+        HealthTarget(info.gateway_id, info.gateway_url, search_enabled=True),
+        token,
+        expectations,
+        stage_timeout_s=timeout_s,
     )
 
 
@@ -113,7 +128,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None 
             report = check_published_gateway(parameter, stage_timeout=args.timeout or DEFAULT_STAGE_TIMEOUT_S)
         else:
             report = local_report(args.local_file, args.timeout or LOCAL_STAGE_TIMEOUT_S)
-    except (CannotCheck, StackLookupError) as exc:
+    except (CannotCheck, StackLookupError, InvalidInput, TemplateError) as exc:
         print(f"agentgw health: {exc}", file=err)
         return EXIT_CANNOT_CHECK
     if args.json:

@@ -15,7 +15,7 @@ state as it happens.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +25,7 @@ from agentgw_local.aws import EmulatedAws
 from agentgw_local.cloudformation import LocalDeployment, deploy
 from agentgw_local.execution import StateEvent, failure_reason, run_execution
 from agentgw_local.settings import DEFAULT_STACK_NAME
+from agentgw_local.template import Template
 
 
 @dataclass
@@ -66,8 +67,13 @@ def provision(
     cfn: Mapping[str, Any] | None = None,
     action: str = "Create",
     timeout_s: float = 600.0,
+    targets: Sequence[Mapping[str, Any]] | None = None,
+    template: Template | None = None,
 ) -> ProvisionResult:
-    """Deploy the workflow's surroundings and run the provisioning execution to its end."""
+    """Deploy the workflow's surroundings and run the provisioning execution to its end.
+
+    `targets` replaces the template's declared targets (see `cloudformation.deploy`); `template`:
+    another SAM template than the project's."""
     deployment = deploy(
         aws,
         stack_name=stack_name,
@@ -76,6 +82,8 @@ def provision(
             "PollIntervalSeconds": wait_seconds,
             "MaxPolls": max_polls,
         },
+        targets=targets,
+        template=template,
     )
     return _run(aws, deployment, action, on_state=on_state, cfn=cfn, timeout_s=timeout_s)
 

@@ -66,6 +66,12 @@ def check_targets(event: Mapping[str, Any], context: LambdaContext) -> dict[str,
 
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler(capture_response=False)
+def prune_targets(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return _run(steps.prune_targets, event, context)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler(capture_response=False)
 def publish_config(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     return _run(steps.publish_config, event, context)
 

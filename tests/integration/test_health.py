@@ -193,6 +193,8 @@ def test_tool_removed_from_the_target(canary: Health, capsys: pytest.CaptureFixt
     stage = failed(report)
     assert stage["name"] == "expected_tools"
     assert "timeweather___get_weather" in stage["error"]
+    # The published configuration names the declared targets: the detail says whose tools are gone.
+    assert "targets with missing tools: timeweather (1 of 2 missing)" in stage["error"]
     check_metrics(capsys.readouterr().out, report)
     assert canary.invoke()["ok"] is True  # restored
 

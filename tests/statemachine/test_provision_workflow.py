@@ -84,6 +84,7 @@ def test_happy_path_provisions_a_working_configuration(aws: EmulatedAws, local_u
         "InitTargetPoll",
         "CheckTargets",
         "TargetsReady",
+        "PruneTargets",
         "PublishConfig",
         "ReportSuccess",
         "Done",

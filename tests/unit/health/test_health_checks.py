@@ -41,6 +41,23 @@ def test_expected_tools_names_every_missing_tool() -> None:
     assert check_expected_tools(["a___x", "b___y"], ["a___x"]) == "all 1 expected tools listed"
 
 
+def test_expectations_cover_every_declared_target() -> None:
+    expect = Expectations.from_targets({"clock": ["now"], "timeweather": ["get_time", "get_weather"]})
+    assert expect.tools == ("clock___now", "timeweather___get_time", "timeweather___get_weather")
+    assert expect.canary_tool == expect.search_expected == "timeweather___get_time"
+    with pytest.raises(ValueError, match="no declared target has a get_time tool"):
+        Expectations.from_targets({"clock": ["now"]})
+
+
+def test_expected_tools_names_the_targets_whose_tools_are_missing() -> None:
+    targets = {"clock": ("clock___now", "clock___today"), "tw": ("tw___get_time",)}
+    with pytest.raises(CheckFailed, match=r"targets with missing tools: clock \(2 of 2 missing\)$"):
+        check_expected_tools(["tw___get_time"], [*targets["clock"], *targets["tw"]], targets)
+    assert check_expected_tools(["tw___get_time", *targets["clock"]], ["tw___get_time"], targets) == (
+        "all 1 expected tools of 2 targets listed"
+    )
+
+
 def test_search_names_from_text_or_structured_content() -> None:
     payload = {"tools": [{"name": "t___a"}, {"name": "t___b"}]}
     assert search_result_names(None, text(json.dumps(payload))) == ["t___a", "t___b"]

@@ -129,12 +129,23 @@ def test_error_reason_reads_step_functions_causes() -> None:
     assert cfn_response.error_reason(None) == "provisioning failed"
 
 
+SCHEMA_FILE = "layers/agentgw/python/agentgw/tools/schemas.json"
+
+
+def declared(name: str = "timeweather", arn: str = LAMBDA_ARN) -> dict[str, Any]:
+    """A target as template.yaml declares it."""
+    return {
+        "Name": name,
+        "TargetConfiguration": {"Mcp": {"Lambda": {"LambdaArn": arn, "ToolSchema": {"File": SCHEMA_FILE}}}},
+    }
+
+
 def valid(**overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "action": "Create",
         "stack_name": "shop",
         "gateway_role_arn": ROLE_ARN,
-        "targets": [{"Name": "timeweather", "LambdaArn": LAMBDA_ARN}],
+        "targets": [declared()],
         "config_parameter_name": "/agentgw/shop/gateway",
         "client_secret_name": "agentgw/shop/client-credentials",
     }
@@ -144,7 +155,15 @@ def valid(**overrides: Any) -> dict[str, Any]:
 def test_execution_input_accepts_cloudformation_strings() -> None:
     built = request.execution_input(**valid(wait_seconds="0", max_polls="12", exception_level="DEBUG"))
     assert built["waitSeconds"] == 0 and built["maxPolls"] == 12
-    assert built["targets"] == [{"name": "timeweather", "lambdaArn": LAMBDA_ARN}]
+    assert built["targets"] == [
+        {
+            "name": "timeweather",
+            "kind": "lambda",
+            "description": "Lambda tools timeweather",
+            "lambdaArn": LAMBDA_ARN,
+            "toolSchemaFile": SCHEMA_FILE,
+        }
+    ]
     assert built["cfn"] is None
 
 
@@ -155,9 +174,9 @@ def test_execution_input_accepts_cloudformation_strings() -> None:
         ({"exception_level": "VERBOSE"}, "exceptionLevel"),
         ({"gateway_role_arn": "role"}, "gatewayRoleArn"),
         ({"targets": []}, "targets"),
-        ({"targets": [{"name": "time_weather", "lambdaArn": LAMBDA_ARN}]}, "no underscores"),
-        ({"targets": [{"name": "a", "lambdaArn": LAMBDA_ARN + ":live"}]}, "unqualified"),
-        ({"targets": [{"name": "a", "lambdaArn": LAMBDA_ARN}] * 2}, "unique"),
+        ({"targets": [declared("time_weather")]}, "no underscores"),
+        ({"targets": [declared("a", LAMBDA_ARN + ":live")]}, "unqualified"),
+        ({"targets": [declared("a")] * 2}, "unique"),
         ({"config_parameter_name": "agentgw/x"}, "configParameterName"),
         ({"wait_seconds": "soon"}, "waitSeconds"),
         ({"max_polls": 0}, "maxPolls"),
@@ -181,7 +200,7 @@ def test_from_custom_resource_uses_the_request_type_and_keeps_cfn_fields() -> No
             "ServiceToken": "arn",
             "StackName": "shop",
             "GatewayRoleArn": ROLE_ARN,
-            "Targets": [{"Name": "timeweather", "LambdaArn": LAMBDA_ARN}],
+            "Targets": [declared()],
             "ConfigParameterName": "/agentgw/shop/gateway",
             "ClientSecretName": "agentgw/shop/client-credentials",
             "PollIntervalSeconds": "5",

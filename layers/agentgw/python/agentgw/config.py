@@ -8,7 +8,7 @@ named by the stack; the OAuth client secret lives only in Secrets Manager, as
 from __future__ import annotations
 
 import json
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from typing import Any
 
 SCHEMA_VERSION = 1
@@ -30,6 +30,8 @@ class GatewayConfig:
     client_secret_arn: str
     search_type: str = "SEMANTIC"  # "" when the gateway has no semantic search
     version: int = SCHEMA_VERSION
+    # The declared targets and their tools' names: what the health check expects listed.
+    targets: dict[str, list[str]] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -43,7 +45,7 @@ class GatewayConfig:
         if not isinstance(data, dict):
             raise ConfigError("gateway configuration must be a JSON object")
         known = {f.name for f in fields(cls)}
-        required = {f.name for f in fields(cls) if f.default is MISSING}
+        required = {f.name for f in fields(cls) if f.default is MISSING and f.default_factory is MISSING}
         missing = sorted(name for name in required if not data.get(name))
         if missing:
             raise ConfigError(f"gateway configuration lacks {', '.join(missing)}")

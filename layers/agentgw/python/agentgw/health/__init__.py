@@ -55,6 +55,16 @@ def check_published_gateway(
             checked_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
             stages=[StageResult(TOKEN, False, elapsed, error=describe(exc))],
         )
+    if expectations is None and config.targets:
+        try:
+            expectations = Expectations.from_targets(config.targets)
+        except ValueError as exc:
+            elapsed = round((time.perf_counter() - started) * 1000, 1)
+            return HealthReport(
+                gateway_id=config.gateway_id,
+                checked_at=datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z"),
+                stages=[StageResult(TOKEN, False, elapsed, error=describe(exc))],
+            )
     return run_health_check(
         target, token_source(config), expectations, stage_timeout_s=timeout, traced=traced
     )

@@ -1,4 +1,5 @@
-"""What a healthy gateway looks like, derived from the tool schemas provisioning registered."""
+"""What a healthy gateway looks like: every declared target's tools (as provisioning published
+them), a search that finds get_time, and the get_time canary."""
 
 from __future__ import annotations
 
@@ -28,6 +29,30 @@ class Expectations:
     canary_tool: str = ""
     canary_arguments: Mapping[str, Any] = field(default_factory=lambda: {"timezone": "UTC"})
     max_clock_skew_s: float = 300.0  # the canary's reported time vs. ours
+    # Target name → its gateway tool names, to say whose tools are missing (empty: unknown).
+    targets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def from_targets(cls, targets: Mapping[str, Sequence[str]], **overrides: Any) -> Expectations:
+        """Every declared target's tools; search and canary on the first target with get_time."""
+        by_target = {
+            name: tuple(f"{name}{TOOL_NAME_SEPARATOR}{tool}" for tool in tools)
+            for name, tools in targets.items()
+        }
+        canaries = [
+            f"{name}{TOOL_NAME_SEPARATOR}get_time" for name, tools in targets.items() if "get_time" in tools
+        ]
+        if not canaries:
+            raise ValueError(
+                f"no declared target has a get_time tool for the canary (targets: {', '.join(targets)})"
+            )
+        defaults: dict[str, Any] = {
+            "tools": tuple(name for names in by_target.values() for name in names),
+            "targets": by_target,
+            "search_expected": canaries[0],
+            "canary_tool": canaries[0],
+        }
+        return cls(**{**defaults, **overrides})
 
     @classmethod
     def from_schemas(cls, **overrides: Any) -> Expectations:
@@ -41,13 +66,25 @@ class Expectations:
         return cls(**{**defaults, **overrides})
 
 
-def check_expected_tools(listed: Sequence[str], expected: Sequence[str]) -> str:
-    """Every expected tool is listed; returns a detail line, raises CheckFailed otherwise."""
+def check_expected_tools(
+    listed: Sequence[str], expected: Sequence[str], targets: Mapping[str, Sequence[str]] | None = None
+) -> str:
+    """Every expected tool is listed; returns a detail line, raises CheckFailed otherwise
+    (naming the targets whose tools are missing, when `targets` says whose they are)."""
     present = set(listed)
     missing = [name for name in expected if name not in present]
     if missing:
-        raise CheckFailed(f"missing from tools/list: {', '.join(missing)} ({len(listed)} tools listed)")
-    return f"all {len(expected)} expected tools listed"
+        message = f"missing from tools/list: {', '.join(missing)} ({len(listed)} tools listed)"
+        short = [
+            f"{name} ({sum(tool not in present for tool in tools)} of {len(tools)} missing)"
+            for name, tools in (targets or {}).items()
+            if any(tool not in present for tool in tools)
+        ]
+        if short:
+            message += f"; targets with missing tools: {', '.join(short)}"
+        raise CheckFailed(message)
+    across = f" of {len(targets)} targets" if targets else ""
+    return f"all {len(expected)} expected tools{across} listed"
 
 
 def text_of(content: Sequence[Any]) -> str:

@@ -169,7 +169,7 @@ async def _run(
         names = [tool.name for tool in tools]
 
         async def expected() -> tuple[None, str | None]:
-            return None, check_expected_tools(names, expect.tools)
+            return None, check_expected_tools(names, expect.tools, expect.targets)
 
         await rec.run(stages.EXPECTED_TOOLS, expected)
 

@@ -134,10 +134,10 @@ def ensure_gateway(
             gateway = client.update_gateway(**request)
             updated = True
     gateway_id = str(gateway["gatewayId"])
-    # What the gateway had before this execution: a rollback removes only targets created since.
+    # What the gateway had before this execution: a rollback restores exactly that.
     from agentgw.provisioning import targets  # targets imports this module
 
-    existing_targets = [] if created else sorted(t["targetId"] for t in targets.list_targets(gateway_id))
+    previous = [] if created else targets.snapshot(gateway_id)
     return {
         "gatewayId": gateway_id,
         "gatewayArn": str(gateway["gatewayArn"]),
@@ -145,7 +145,9 @@ def ensure_gateway(
         "name": names.gateway,
         "created": created,
         "updated": updated,
-        "existingTargetIds": existing_targets,
+        "existingTargetIds": [t["targetId"] for t in previous],
+        # The targets as they were, so that a failed update is rolled back to them.
+        "previousTargets": previous,
     }
 
 

@@ -88,7 +88,15 @@ def fix_permissions(role_arn: str, gateway_arn: str, function_arns: list[str]) -
         "created": created,
         "trustChanged": trust_changed,
         "policyChanged": current != policy,
+        # What a rollback puts back (None: there was no policy).
+        "previousPolicy": current,
     }
+
+
+def restore_inline_policy(role_arn: str, document: dict[str, Any]) -> None:
+    aws.client("iam").put_role_policy(
+        RoleName=role_name(role_arn), PolicyName=INLINE_POLICY_NAME, PolicyDocument=json.dumps(document)
+    )
 
 
 def remove_inline_policy(role_arn: str) -> bool:

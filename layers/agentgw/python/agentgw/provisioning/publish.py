@@ -9,12 +9,19 @@ from __future__ import annotations
 from typing import Any
 
 from agentgw.config import GatewayConfig
-from agentgw.provisioning import aws
+from agentgw.provisioning import aws, tool_schemas
 from agentgw.provisioning.errors import error_code
 from agentgw.provisioning.gateway import SEARCH_TYPE
 
 
-def build_config(*, gateway: dict[str, Any], authorizer: dict[str, Any]) -> GatewayConfig:
+def build_config(
+    *, gateway: dict[str, Any], authorizer: dict[str, Any], targets: list[dict[str, str]] | None = None
+) -> GatewayConfig:
+    """`targets`: the declared targets (normalized); their tool names are read from their schema files."""
+    tools = {
+        target["name"]: [tool["name"] for tool in tool_schemas.load(target["toolSchemaFile"], target["name"])]
+        for target in targets or []
+    }
     return GatewayConfig(
         gateway_id=gateway["gatewayId"],
         gateway_url=gateway["gatewayUrl"],
@@ -25,6 +32,7 @@ def build_config(*, gateway: dict[str, Any], authorizer: dict[str, Any]) -> Gate
         scope=authorizer["scope"],
         client_secret_arn=authorizer["secretArn"],
         search_type=SEARCH_TYPE,
+        targets=tools,
     )
 
 

@@ -7,17 +7,17 @@ local stack builds it directly (`execution_input`); both go through the same che
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from agentgw.provisioning import declaration, tool_schemas
 from agentgw.provisioning.errors import InvalidInput
-from agentgw.provisioning.names import ResourceNames, check_target_name
+from agentgw.provisioning.names import ResourceNames
 from agentgw.provisioning.sessions import check_bucket_name
 
 ACTIONS = ("Create", "Update", "Delete")
 EXCEPTION_LEVELS = ("DEBUG", "NONE")
 CFN_KEYS = ("ResponseURL", "StackId", "RequestId", "LogicalResourceId", "RequestType")
-_LAMBDA_ARN = re.compile(r"^arn:aws[a-zA-Z-]*:lambda:[a-z0-9-]+:\d{12}:function:[a-zA-Z0-9-_.]+$")
 _ROLE_ARN = re.compile(r"^arn:aws(-[^:]+)?:iam::\d{12}:role/.+$")
 
 
@@ -44,21 +44,14 @@ def _int(value: Any, key: str, low: int, high: int) -> int:
 
 
 def check_targets(targets: Any) -> list[dict[str, str]]:
-    if not isinstance(targets, Sequence) or isinstance(targets, str) or not targets:
-        raise InvalidInput("targets must be a non-empty list of {name, lambdaArn}")
-    checked: list[dict[str, str]] = []
-    for item in targets:
-        if not isinstance(item, Mapping):
-            raise InvalidInput("each target must be an object with name and lambdaArn")
-        name = check_target_name(str(item.get("name") or item.get("Name") or ""))
-        arn = str(item.get("lambdaArn") or item.get("LambdaArn") or "")
-        if not _LAMBDA_ARN.fullmatch(arn):
-            raise InvalidInput(f"target {name}: lambdaArn {arn!r} is not an unqualified Lambda function ARN")
-        checked.append({"name": name, "lambdaArn": arn})
-    names = [t["name"] for t in checked]
-    if len(set(names)) != len(names):
-        raise InvalidInput(f"target names must be unique: {names}")
-    return checked
+    """The declared targets (see `agentgw.provisioning.declaration`), normalized."""
+    return declaration.parse(targets)
+
+
+def check_tool_schemas(targets: list[dict[str, str]]) -> None:
+    """Every target's schema file is there and acceptable: refused before anything changes."""
+    for target in targets:
+        tool_schemas.load(target["toolSchemaFile"], target["name"])
 
 
 def execution_input(
@@ -99,12 +92,15 @@ def execution_input(
             raise InvalidInput(f"CloudFormation request lacks {', '.join(missing)}")
         cfn_part = {key: cfn[key] for key in CFN_KEYS}
         cfn_part["PhysicalResourceId"] = cfn.get("PhysicalResourceId")
+    checked = check_targets(targets) if action != "Delete" or targets else []
+    if action != "Delete":
+        check_tool_schemas(checked)
     return {
         "action": action,
         "stackName": stack_name,
         "gatewayRoleArn": gateway_role_arn,
         "exceptionLevel": exception_level,
-        "targets": check_targets(targets) if action != "Delete" or targets else [],
+        "targets": checked,
         "configParameterName": config_parameter_name,
         "clientSecretName": client_secret_name,
         "sessionBucket": session_bucket,

@@ -1,8 +1,9 @@
 """Rollback (after a failure) and Teardown (stack deletion).
 
 Rollback deletes what *this execution* created, newest first, as recorded by each step's
-`created` flags in the state: a failed update never removes resources an earlier
-deployment made. Teardown deletes everything the stack owns, found by name.
+`created` flags in the state, and puts back what it changed of an earlier deployment: the
+gateway's targets as snapshotted before the execution, the role's previous inline policy.
+Teardown deletes everything the stack owns, found by name.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ def _section(state: Mapping[str, Any], key: str) -> Mapping[str, Any]:
 
 def rollback(state: Mapping[str, Any]) -> dict[str, Any]:
     deleted: list[str] = []
+    restored: list[str] = []
     published = _section(state, "published")
     if published.get("created") and publish.delete_config(str(published["parameterName"])):
         deleted.append(f"parameter:{published['parameterName']}")
@@ -35,22 +37,37 @@ def rollback(state: Mapping[str, Any]) -> dict[str, Any]:
         if gateway.delete_gateway(str(gateway_id)):
             deleted.append(f"gateway:{gateway_id}")
     elif gateway_id:
-        # The gateway predates this execution: delete only the targets it did not have then
-        # (a failed Map iteration records nothing, so the live list is compared, not our results).
-        before = set(gw.get("existingTargetIds") or [])
-        for target in targets.list_targets(str(gateway_id)):
-            target_id = str(target["targetId"])
-            if target_id not in before and targets.delete_target(str(gateway_id), target_id):
-                deleted.append(f"target:{target_id}")
+        # The gateway predates this execution: put its targets back as they were (a failed Map
+        # iteration records nothing, so the live targets are compared with the snapshot).
+        if isinstance(gw.get("previousTargets"), list):
+            changes = targets.restore(str(gateway_id), list(gw["previousTargets"]))
+        else:  # no snapshot: delete only what is new, never what existed
+            existed = {str(t) for t in gw.get("existingTargetIds") or []}
+            changes = [
+                f"deleted target:{t['targetId']}"
+                for t in targets.list_targets(str(gateway_id))
+                if str(t["targetId"]) not in existed
+                and targets.delete_target(str(gateway_id), str(t["targetId"]))
+            ]
+        restored += [c for c in changes if not c.startswith("deleted ")]
+        deleted += [c.removeprefix("deleted ") for c in changes if c.startswith("deleted ")]
 
     iam_part = _section(state, "iam")
     if iam_part.get("created") and iam.remove_inline_policy(str(state["gatewayRoleArn"])):
         deleted.append(f"rolePolicy:{iam_part.get('policyName')}")
+    elif iam_part.get("policyChanged") and isinstance(iam_part.get("previousPolicy"), Mapping):
+        iam.restore_inline_policy(str(state["gatewayRoleArn"]), dict(iam_part["previousPolicy"]))
+        restored.append(f"rolePolicy:{iam_part.get('policyName')}")
 
     created = _section(state, "authorizer").get("created") or []
     deleted += authorizer.undo(list(created))
-    logger.info("rollback deleted %d resources", len(deleted), extra={"deleted": deleted})
-    return {"deleted": deleted}
+    logger.info(
+        "rollback deleted %d resources, restored %d",
+        len(deleted),
+        len(restored),
+        extra={"deleted": deleted, "restored": restored},
+    )
+    return {"deleted": deleted, "restored": restored}
 
 
 def teardown(names: ResourceNames, state: Mapping[str, Any]) -> dict[str, Any]:

@@ -78,12 +78,15 @@ def check_gateway(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
 
 @translate_aws_errors
 def create_target(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
-    return targets.ensure_target(
-        require(event, "gatewayId"),
-        require(event, "name"),
-        require(event, "lambdaArn"),
-        require(event, "executionName"),
-    )
+    (target,) = request.check_targets([require(event, "target", dict)])
+    return targets.ensure_target(require(event, "gatewayId"), target, require(event, "executionName"))
+
+
+@translate_aws_errors
+def prune_targets(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
+    declared = request.check_targets(require(event, "targets", list))
+    deleted = targets.prune(require(event, "gatewayId"), [t["name"] for t in declared])
+    return {"deleted": deleted}
 
 
 @translate_aws_errors
@@ -100,7 +103,9 @@ def check_targets(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
 @translate_aws_errors
 def publish_config(event: Mapping[str, Any], account_id: str) -> dict[str, Any]:
     config = publish.build_config(
-        gateway=require(event, "gateway", dict), authorizer=require(event, "authorizer", dict)
+        gateway=require(event, "gateway", dict),
+        authorizer=require(event, "authorizer", dict),
+        targets=request.check_targets(require(event, "targets", list)),
     )
     return publish.publish_config(require(event, "configParameterName"), config)
 

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger, Tracer
@@ -74,7 +75,9 @@ class GatewayRequest:
         return tool if separator else self.tool_name
 
 
-def gateway_request(context: Any, environ: Mapping[str, str] | None = None) -> GatewayRequest:
+def gateway_request(
+    context: Any, environ: Mapping[str, str] | None = None, tools: ToolSet | None = None
+) -> GatewayRequest:
     client_context = getattr(context, "client_context", None)
     custom = getattr(client_context, "custom", None) or {}
     if not isinstance(custom, Mapping):
@@ -86,7 +89,7 @@ def gateway_request(context: Any, environ: Mapping[str, str] | None = None) -> G
         raise UnknownToolError(
             f"No tool name: this function is an AgentCore Gateway Lambda target and takes the tool "
             f"from the client context key {keys.TOOL_NAME_KEY!r}, which this invocation did not carry. "
-            f"Call it through the gateway (tools: {_tool_list()})."
+            f"Call it through the gateway (tools: {(tools or example()).tool_list()})."
         )
 
     def text(key: str) -> str | None:
@@ -103,60 +106,95 @@ def gateway_request(context: Any, environ: Mapping[str, str] | None = None) -> G
     )
 
 
-@cache
-def _definitions() -> dict[str, dict[str, Any]]:
-    return {tool["name"]: tool for tool in tool_definitions()}
+class ToolSet:
+    """One target's tools: their definitions (its schema file) and their implementations.
 
-
-@cache
-def _validator(tool: str) -> Draft202012Validator:
-    return Draft202012Validator(_definitions()[tool]["inputSchema"])
-
-
-def _tool_list() -> str:
-    return ", ".join(f"{target_name()}{TOOL_NAME_SEPARATOR}{name}" for name in _definitions())
-
-
-def _expected(tool: str) -> str:
-    schema = _definitions()[tool]["inputSchema"]
-    required = set(schema.get("required", []))
-    parts = [
-        f"{name} ({prop.get('type', 'any')}{', required' if name in required else ''})"
-        for name, prop in schema.get("properties", {}).items()
-    ]
-    return f"{tool} takes {{{', '.join(parts)}}}"
-
-
-def validate_arguments(tool: str, arguments: Any) -> dict[str, Any]:
-    """Check `arguments` against the tool's input schema; raise `InvalidArgumentsError`.
-
-    The schema model AgentCore accepts has no `additionalProperties` or `minLength`, so
-    unknown arguments and blank or overlong strings are checked here, by hand.
+    A Lambda target's handler builds one (`from_file` with the `tools.json` beside it) and passes
+    it to `handle`; the example target's is `example()`.
     """
-    if arguments is None:
-        arguments = {}
-    if not isinstance(arguments, dict):
-        raise InvalidArgumentsError(
-            f"Invalid arguments for {tool}: expected a JSON object, got {type(arguments).__name__}. "
-            f"{_expected(tool)}."
-        )
-    problems = [
-        (f"{'.'.join(str(p) for p in error.absolute_path)}: " if error.absolute_path else "") + error.message
-        for error in sorted(_validator(tool).iter_errors(arguments), key=lambda e: list(e.absolute_path))
-    ]
-    known = _definitions()[tool]["inputSchema"].get("properties", {})
-    problems += [f"unexpected argument {name!r}" for name in arguments if name not in known]
-    for name, value in arguments.items():
-        if name in known and isinstance(value, str):
-            if not value.strip():
-                problems.append(f"{name!r} must not be empty")
-            elif len(value) > MAX_STRING_LENGTH:
-                problems.append(f"{name!r} is longer than {MAX_STRING_LENGTH} characters")
-    if problems:
-        raise InvalidArgumentsError(
-            f"Invalid arguments for {tool}: {'; '.join(problems)}. {_expected(tool)}."
-        )
-    return {name: value.strip() if isinstance(value, str) else value for name, value in arguments.items()}
+
+    def __init__(
+        self, definitions: list[dict[str, Any]], implementations: Mapping[str, ToolFunction], target: str = ""
+    ) -> None:
+        self.definitions = {tool["name"]: tool for tool in definitions}
+        self.implementations = implementations
+        self.target = target  # only for messages; the gateway's prefix names the target at run time
+        self._validators: dict[str, Draft202012Validator] = {}
+
+    @classmethod
+    def from_file(cls, path: Path, implementations: Mapping[str, ToolFunction], target: str = "") -> ToolSet:
+        """The tools in `path` (refused as AgentCore would refuse them), each with its implementation."""
+        from agentgw.provisioning import tool_schemas
+
+        definitions = tool_schemas.load(str(path), target)
+        defined = {tool["name"] for tool in definitions}
+        if defined != set(implementations):
+            raise ValueError(
+                f"{path.name} defines {sorted(defined)} but the handler implements {sorted(implementations)}"
+            )
+        return cls(definitions, implementations, target)
+
+    def validator(self, tool: str) -> Draft202012Validator:
+        if tool not in self._validators:
+            self._validators[tool] = Draft202012Validator(self.definitions[tool]["inputSchema"])
+        return self._validators[tool]
+
+    def tool_list(self) -> str:
+        prefix = f"{self.target}{TOOL_NAME_SEPARATOR}" if self.target else ""
+        return ", ".join(f"{prefix}{name}" for name in self.definitions)
+
+    def expected(self, tool: str) -> str:
+        schema = self.definitions[tool]["inputSchema"]
+        required = set(schema.get("required", []))
+        parts = [
+            f"{name} ({prop.get('type', 'any')}{', required' if name in required else ''})"
+            for name, prop in schema.get("properties", {}).items()
+        ]
+        return f"{tool} takes {{{', '.join(parts)}}}"
+
+    def validate_arguments(self, tool: str, arguments: Any) -> dict[str, Any]:
+        """Check `arguments` against the tool's input schema; raise `InvalidArgumentsError`.
+
+        The schema model AgentCore accepts has no `additionalProperties` or `minLength`, so
+        unknown arguments and blank or overlong strings are checked here, by hand.
+        """
+        if arguments is None:
+            arguments = {}
+        if not isinstance(arguments, dict):
+            raise InvalidArgumentsError(
+                f"Invalid arguments for {tool}: expected a JSON object, got {type(arguments).__name__}. "
+                f"{self.expected(tool)}."
+            )
+        problems = [
+            (f"{'.'.join(str(p) for p in error.absolute_path)}: " if error.absolute_path else "")
+            + error.message
+            for error in sorted(
+                self.validator(tool).iter_errors(arguments), key=lambda e: list(e.absolute_path)
+            )
+        ]
+        known = self.definitions[tool]["inputSchema"].get("properties", {})
+        problems += [f"unexpected argument {name!r}" for name in arguments if name not in known]
+        for name, value in arguments.items():
+            if name in known and isinstance(value, str):
+                if not value.strip():
+                    problems.append(f"{name!r} must not be empty")
+                elif len(value) > MAX_STRING_LENGTH:
+                    problems.append(f"{name!r} is longer than {MAX_STRING_LENGTH} characters")
+        if problems:
+            raise InvalidArgumentsError(
+                f"Invalid arguments for {tool}: {'; '.join(problems)}. {self.expected(tool)}."
+            )
+        return {name: value.strip() if isinstance(value, str) else value for name, value in arguments.items()}
+
+
+@cache
+def example() -> ToolSet:
+    """The example target's tools (agentgw/tools/schemas.json, implemented in this package)."""
+    return ToolSet(tool_definitions(), TOOLS, target_name())
+
+
+def validate_arguments(tool: str, arguments: Any, tools: ToolSet | None = None) -> dict[str, Any]:
+    return (tools or example()).validate_arguments(tool, arguments)
 
 
 def _deadline(context: Any) -> float | None:
@@ -168,19 +206,31 @@ def _deadline(context: Any) -> float | None:
     return time.monotonic() + seconds - min(DEADLINE_MARGIN_S, seconds / 10)
 
 
-def run_tool(request: GatewayRequest, event: Any, context: Any) -> dict[str, Any]:
+def run_tool(
+    request: GatewayRequest, event: Any, context: Any, tools: ToolSet | None = None
+) -> dict[str, Any]:
     """Resolve, validate and run the tool; no logging or metrics (see `handle`)."""
+    tools = tools or example()
     tool = request.tool
-    if tool not in TOOLS or tool not in _definitions():
-        raise UnknownToolError(f"Unknown tool {request.tool_name!r}. This target serves: {_tool_list()}.")
-    arguments = validate_arguments(tool, event)
-    return TOOLS[tool](arguments, Call(deadline=_deadline(context)))
+    if tool not in tools.implementations or tool not in tools.definitions:
+        raise UnknownToolError(
+            f"Unknown tool {request.tool_name!r}. This target serves: {tools.tool_list()}."
+        )
+    arguments = tools.validate_arguments(tool, event)
+    return tools.implementations[tool](arguments, Call(deadline=_deadline(context)))
 
 
 def handle(
-    event: Any, context: Any, *, logger: Logger, tracer: Tracer, metrics_namespace: str = METRICS_NAMESPACE
+    event: Any,
+    context: Any,
+    *,
+    logger: Logger,
+    tracer: Tracer,
+    metrics_namespace: str = METRICS_NAMESPACE,
+    tools: ToolSet | None = None,
 ) -> dict[str, Any]:
-    """The tool function's whole job, for the Lambda handler to call once.
+    """The tool function's whole job, for the Lambda handler to call once. `tools`: the target's
+    tools (default: the example target's).
 
     Metrics are per invocation (Powertools' `EphemeralMetrics`, one EMF document flushed
     before returning), not the process-wide `Metrics` singleton: callers that run several
@@ -193,7 +243,8 @@ def handle(
     started = time.perf_counter()
     tool = "unknown"  # metric dimension until the name is known to be one of ours
     try:
-        request = gateway_request(context)
+        tools = tools or example()
+        request = gateway_request(context, tools=tools)
         # Context-local keys: callers that run several invocations in one process (the local
         # gateway's worker threads) must not see one call's gateway ids on another's logs.
         logger.thread_safe_append_keys(
@@ -204,11 +255,11 @@ def handle(
             mcp_message_id=request.mcp_message_id,
             agentcore_request_id=request.agentcore_request_id,
         )
-        if request.tool in TOOLS:
+        if request.tool in tools.implementations:
             tool = request.tool
         tracer.put_annotation("tool", tool)
         with tracer.provider.in_subsegment(f"## {tool}"):
-            result = run_tool(request, event, context)
+            result = run_tool(request, event, context, tools)
     except ToolError as exc:
         _record(metrics, tool, started, failed=True, error_type=type(exc).__name__)
         # The caller's mistakes are warnings; upstream trouble and misconfiguration are errors.
