@@ -33,6 +33,7 @@ from agentgw_local.settings import (
     DEFAULT_STACK_NAME,
     local_stack_urls,
 )
+from agentgw_local.template import Template
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,7 @@ class LocalStack:
         extra_routes: Sequence[BaseRoute] = (),
         aws: EmulatedAws | None = None,
         model: AgentModel | None = None,
+        template: Template | None = None,
     ) -> None:
         self.host = host
         self.port = port
@@ -69,6 +71,8 @@ class LocalStack:
         self._owns_aws = aws is None
         # The agent's model (agentgw_local.agent_model); None: AGENTGW_MODEL_PROVIDER or offline.
         self.model = model
+        # The SAM template to provision from; None: this checkout's template.yaml.
+        self.template = template
         self.http: HttpServer | None = None
         self.cognito: EmulatedCognito | None = None
         self.gateway: LocalGateway | None = None
@@ -123,7 +127,7 @@ class LocalStack:
         from agentgw_local.provision import provision
 
         assert self.aws is not None
-        kwargs: dict[str, Any] = {"stack_name": self.stack_name, "wait_seconds": 0}
+        kwargs: dict[str, Any] = {"stack_name": self.stack_name, "wait_seconds": 0, "template": self.template}
         if self.on_state is not None:
             kwargs["on_state"] = self.on_state
         result = provision(self.aws, **kwargs)

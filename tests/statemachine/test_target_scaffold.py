@@ -10,16 +10,26 @@ import json
 import shutil
 import subprocess
 import sys
+from contextlib import AsyncExitStack
 from pathlib import Path
 
+import anyio
+import httpx2
+import mcp_types as types
 import pytest
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
 
+from agentgw.config import ClientCredentials
+from agentgw.health import Expectations, HealthTarget, run_health_check
+from agentgw.oauth import fetch_token
 from agentgw_local import scaffold_target
 from agentgw_local.aws import EmulatedAws
 from agentgw_local.cli import build_parser
-from agentgw_local.declared_targets import declared_targets
+from agentgw_local.declared_targets import declared_targets, tool_names
 from agentgw_local.provision import provision
 from agentgw_local.scaffold_target import ScaffoldError, create
+from agentgw_local.stack import LocalStack
 from agentgw_local.targets_cli import check
 from agentgw_local.template import PROJECT_ROOT, Template
 
@@ -82,6 +92,58 @@ def test_a_scaffolded_target_is_declared_tested_and_provisioned(project: Path, a
     )
     assert "FunctionError" not in answer
     assert json.loads(answer["Payload"].read()) == {"greeting": "Hello, Ada!"}
+
+
+async def _list_and_call(
+    url: str, token: str, tool: str, arguments: dict[str, object]
+) -> tuple[list[str], str]:
+    """What any MCP client does: list the gateway's tools, then call one (the mcp SDK's client)."""
+    async with AsyncExitStack() as stack:
+        http = await stack.enter_async_context(
+            httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=60)
+        )
+        read, write = await stack.enter_async_context(streamable_http_client(url, http_client=http))
+        session = await stack.enter_async_context(ClientSession(read, write))
+        await session.initialize()
+        listed = await session.list_tools()
+        result = await session.call_tool(tool, arguments)
+    assert not result.is_error, result
+    assert isinstance(result.content[0], types.TextContent)
+    return [t.name for t in listed.tools], result.content[0].text
+
+
+def test_the_local_stack_serves_a_scaffolded_target(project: Path, aws: EmulatedAws) -> None:
+    """As a user: scaffold, bring the local stack up, list and call the new tool over MCP, and run
+    the health check, which expects every declared target's tools."""
+    code, _, err = new(project, "orders")
+    assert code == 0, err
+    template = Template(project / "template.yaml")
+    stack = LocalStack(port=0, stack_name="agentgw-scaffold-up", aws=aws, template=template).start()
+    try:
+        info = stack.info
+        assert info is not None
+        credentials = ClientCredentials(info.client_id, info.client_secret)
+
+        def token() -> str:
+            return fetch_token(info.token_url, credentials, info.scope).value
+
+        names, answer = anyio.run(
+            _list_and_call, info.gateway_url, token(), "orders___hello", {"name": "Ada"}
+        )
+        assert {"orders___hello", "timeweather___get_time"} <= set(names)
+        assert json.loads(answer) == {"greeting": "Hello, Ada!"}
+
+        expectations = Expectations.from_targets(tool_names(declared_targets(template), project))
+        report = run_health_check(
+            HealthTarget(info.gateway_id, info.gateway_url, search_enabled=True),
+            token,
+            expectations,
+            stage_timeout_s=60,
+        )
+        assert report.ok, report
+        assert "orders___hello" in expectations.tools
+    finally:
+        stack.stop()
 
 
 @pytest.mark.parametrize(
