@@ -28,7 +28,19 @@ log = logging.getLogger(__name__)
 DEFAULT_PAGE_SIZE = 30
 GENERIC_TOOL_ERROR = "An internal error occurred. Please retry later."
 
-_SEARCH_VALIDATOR = jsonschema.Draft202012Validator(SEARCH_TOOL["inputSchema"])
+# A query's cost grows with its length (tokenising, clauses, BM25 terms) while the model reads at
+# most 256 tokens of each clause: longer queries are refused, not searched. The bound is above the
+# agent API's 8,000-character prompt, which the agent searches with.
+MAX_SEARCH_QUERY_CHARS = 10_000
+_SEARCH_VALIDATOR = jsonschema.Draft202012Validator(
+    {
+        **SEARCH_TOOL["inputSchema"],
+        "properties": {"query": {"type": "string", "maxLength": MAX_SEARCH_QUERY_CHARS}},
+    }
+)
+# Cursors this gateway issues are a few dozen characters; a longer one is not one of them (and is
+# never decoded: a deeply nested one would exhaust the JSON decoder's recursion).
+MAX_CURSOR_CHARS = 256
 
 
 class Tools:
@@ -114,7 +126,7 @@ def _encode_cursor(offset: int) -> str:
 
 
 def _decode_cursor(cursor: Any) -> int:
-    if not isinstance(cursor, str):
+    if not isinstance(cursor, str) or len(cursor) > MAX_CURSOR_CHARS:
         raise RpcError(INVALID_PARAMS, "Invalid cursor")
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import time
 from typing import Any
@@ -127,6 +128,16 @@ def test_bad_cursor_is_invalid_params(kit: Kit, authz: Authz, many_tools: Any) -
     assert reply["error"]["code"] == -32602
 
 
+def test_a_deeply_nested_cursor_is_invalid_params_not_a_500(kit: Kit, authz: Authz, many_tools: Any) -> None:
+    depth = 100_000  # past the JSON decoder's recursion limit
+    client = mcp_for(kit, many_tools[0], authz)
+    client.initialize()
+    nested = base64.urlsafe_b64encode(("[" * depth + "]" * depth).encode()).decode().rstrip("=")
+    reply = client.post({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"cursor": nested}})
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["error"] == {"code": -32602, "message": "Invalid cursor"}
+
+
 # -- authorization -----------------------------------------------------------------------------
 def assert_401(response: httpx.Response, gateway_url: str) -> str:
     assert response.status_code == 401, response.text
@@ -243,6 +254,16 @@ def test_unknown_tool_and_method(provisioned: Mcp) -> None:
 
 def test_search_needs_a_query(provisioned: Mcp) -> None:
     assert provisioned.call(SEARCH, {})["error"]["code"] == -32602
+
+
+def test_a_search_query_longer_than_the_bound_is_refused_before_searching(provisioned: Mcp) -> None:
+    from agentgw_local.gateway.tools import MAX_SEARCH_QUERY_CHARS
+
+    at_bound = provisioned.call(SEARCH, {"query": "time in Tokyo " + "x" * (MAX_SEARCH_QUERY_CHARS - 14)})
+    assert at_bound["result"]["isError"] is False
+    refused = provisioned.call(SEARCH, {"query": "time " * (MAX_SEARCH_QUERY_CHARS // 5 + 1)})
+    assert refused["error"]["code"] == -32602
+    assert "is too long" in refused["error"]["message"] and "query" in refused["error"]["message"]
 
 
 def raising(event: Any, context: Any) -> Any:
