@@ -118,12 +118,15 @@ class LocalGateway:
             await send_json(send, 404, {"message": f"Gateway {gateway_id} not found{status}"})
             return
         try:
-            await self._authorize(view, headers.get("authorization"))
+            claims = await self._authorize(view, headers.get("authorization"))
         except AuthError as exc:
             self.stats["auth_errors"] += 1
             await self._send_auth_error(send, view, exc)
             return
-        await self.transport.serve(view, scope, receive, send, headers)
+        # Who the request is from, for the sessions it opens and uses (Cognito access tokens
+        # carry client_id; others name their subject).
+        client = str(claims.get("client_id") or claims.get("sub") or "")
+        await self.transport.serve(view, scope, receive, send, headers, client)
 
     async def _authorize(self, view: GatewayView, authorization: str | None) -> dict[str, Any]:
         """The token's claims; AuthError when the gateway's authorizer refuses the request."""

@@ -60,8 +60,8 @@ class McpProtocol:
         # One count per JSON-RPC request method ("initialize", "tools/list", "tools/call", ...).
         self.stats = stats
 
-    async def handle(self, view: GatewayView, message: Any, headers: dict[str, str]) -> Reply:
-        """The reply to one decoded JSON body posted to `view`'s endpoint."""
+    async def handle(self, view: GatewayView, message: Any, headers: dict[str, str], client: str) -> Reply:
+        """The reply to one decoded JSON body posted to `view`'s endpoint by `client` (the token's)."""
         if isinstance(message, list):
             return _refuse(INVALID_REQUEST, "Batch requests are not supported")
         if not isinstance(message, dict) or message.get("jsonrpc") != "2.0":
@@ -89,7 +89,7 @@ class McpProtocol:
             if not isinstance(params, dict):
                 raise RpcError(INVALID_PARAMS, "params must be an object")
             if method == "initialize":  # handshake era only, whatever the headers or _meta say
-                result, session_id = self.sessions.initialize(view, params)
+                result, session_id = self.sessions.initialize(view, params, client)
                 extra.append((b"mcp-session-id", session_id.encode()))
             else:
                 # A few compares on the hot path: a handshake-era header settles it at once.
@@ -102,7 +102,7 @@ class McpProtocol:
                 if modern:
                     result = await self._stateless(view, message, method, params, request_id, headers)
                 else:
-                    self.sessions.check(view, headers)
+                    self.sessions.check(view, headers, client)
                     result = await self._handshake(view, method, params, request_id)
             body: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "result": result}
         except RpcError as exc:

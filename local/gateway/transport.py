@@ -44,14 +44,14 @@ class StreamableHttp:
         self.protocol = protocol
 
     async def serve(
-        self, view: GatewayView, scope: Scope, receive: Receive, send: Send, headers: Headers
+        self, view: GatewayView, scope: Scope, receive: Receive, send: Send, headers: Headers, client: str
     ) -> None:
-        """Answer one authorized HTTP request to `view`'s MCP endpoint."""
+        """Answer one HTTP request to `view`'s MCP endpoint, authorized for `client`."""
         method = scope["method"]
         if method == "POST":
-            await self._post(view, headers, receive, send)
+            await self._post(view, headers, receive, send, client)
         elif method == "DELETE":
-            await self._delete(headers, send)
+            await self._delete(view, headers, send, client)
         else:
             await send_json(
                 send,
@@ -60,7 +60,9 @@ class StreamableHttp:
                 extra=[(b"allow", b"POST, DELETE")],
             )
 
-    async def _post(self, view: GatewayView, headers: Headers, receive: Receive, send: Send) -> None:
+    async def _post(
+        self, view: GatewayView, headers: Headers, receive: Receive, send: Send, client: str
+    ) -> None:
         sse = wants_sse(headers)
         if sse is None:
             await send_json(
@@ -83,7 +85,7 @@ class StreamableHttp:
         except RecursionError:  # the decoder recurses per level: deep nesting is a bad request
             await send_json(send, 400, error_body(None, PARSE_ERROR, "Parse error: JSON nested too deeply"))
             return
-        reply = await self.protocol.handle(view, message, headers)
+        reply = await self.protocol.handle(view, message, headers, client)
         if reply.body is None:
             await send_empty(send, reply.status)
         elif sse and reply.answers_request:
@@ -91,11 +93,11 @@ class StreamableHttp:
         else:
             await send_json(send, reply.status, reply.body, extra=reply.headers)
 
-    async def _delete(self, headers: Headers, send: Send) -> None:
+    async def _delete(self, view: GatewayView, headers: Headers, send: Send, client: str) -> None:
         session_id = headers.get(MCP_SESSION_ID_HEADER)
         if not session_id:
             await send_json(send, 400, error_body(None, INVALID_REQUEST, "Mcp-Session-Id header is required"))
-        elif not self.protocol.sessions.close(session_id):
+        elif not self.protocol.sessions.close(session_id, view, client):
             await send_json(send, 404, error_body(None, INVALID_REQUEST, "Session not found"))
         else:
             await send_empty(send, 200)
