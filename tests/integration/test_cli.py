@@ -12,7 +12,6 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from agentgw.tools import target_name
 from agentgw_local import up
 from agentgw_local.cli import build_parser
 from agentgw_local.stack import LocalStack, StackInfo
+from integration.local_up_process import interrupt, running, wait_until_ready
 
 GET_TIME = f"{target_name()}___get_time"
 AGENTGW = [sys.executable, "-c", "from agentgw_local.cli import main; raise SystemExit(main())"]
@@ -123,24 +123,14 @@ def _run_up(tmp_path: Path, port: int) -> subprocess.Popen[str]:
 
 
 def test_local_up_serves_until_interrupted(tmp_path: Path) -> None:
-    process = _run_up(tmp_path, 0)
     state = tmp_path / "local.json"
-    try:
-        deadline = time.monotonic() + 240
-        while not state.exists():
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "local up did not become ready"
-            time.sleep(0.2)
+    with running(_run_up(tmp_path, 0)) as process:
+        wait_until_ready(process, state)
         secret = StackInfo.from_json(state.read_text()).client_secret
         code, out, err = tools("call", GET_TIME, "--args", '{"timezone": "Asia/Tokyo"}', local_file=state)
         assert code == 0, err
         assert json.loads(out)["utc_offset"] == "+09:00"
-        process.send_signal(signal.SIGINT)
-        stdout, stderr = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+        stdout, stderr = interrupt(process)
     assert process.returncode == 0, stderr
     assert "provision: ✓ PublishConfig exited" in stdout
     assert "gateway_url" in stdout and "curl" in stdout

@@ -11,10 +11,8 @@ from __future__ import annotations
 import logging
 import os
 import secrets
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +25,7 @@ from agentgw_local import aws as local_aws
 from agentgw_local.agent_model import OpenAICompatible, openai_secret_name
 from agentgw_local.stack import LocalStack, StackInfo
 from integration.agent_support import agent_service
+from integration.local_up_process import interrupt, running, wait_until_ready
 
 GET_TIME = f"{target_name()}___get_time"
 AGENTGW = [sys.executable, "-c", "from agentgw_local.cli import main; raise SystemExit(main())"]
@@ -88,24 +87,15 @@ def test_openai_provider_through_local_up(tmp_path: Path, recording: Recording, 
             stderr=subprocess.PIPE,
             text=True,
         )
-        try:
-            deadline = time.monotonic() + 240
-            while not state.exists():
-                assert process.poll() is None, process.communicate()
-                assert time.monotonic() < deadline, "local up did not become ready"
-                time.sleep(0.2)
+        with running(process):
+            wait_until_ready(process, state)
             state_text = state.read_text("utf-8")
             info = StackInfo.from_json(state_text)
             assert info.api_url
             response = httpx.post(f"{info.api_url}/prompt", json=PROMPT, timeout=60)
             assert response.status_code == 200, response.text
             _assert_replayed_turn(response.json(), replay, recording, key)
-            process.send_signal(signal.SIGINT)
-            stdout, stderr = process.communicate(timeout=60)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+            stdout, stderr = interrupt(process)
     assert process.returncode == 0, stderr
     assert f"agent model: openai {recording.model} at {base_url} (API key from $OPENAI_API_KEY" in stdout
     # The key is in none of what the stack wrote or said.
