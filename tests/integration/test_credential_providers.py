@@ -42,11 +42,12 @@ def bodies() -> Bodies:
 
 
 def _client(stack: LocalStack, service: str, bodies: Bodies, *, validate: bool = True) -> Any:
-    assert stack.aws is not None
+    # What `agentgw local up` prints as aws_endpoint (and writes to its state file).
+    assert stack.info is not None and stack.info.aws_endpoint_url
     client = boto3.client(
         service,
-        endpoint_url=stack.aws.endpoint_url,
-        region_name=stack.aws.region,
+        endpoint_url=stack.info.aws_endpoint_url,
+        region_name=stack.info.region,
         aws_access_key_id="testing",
         aws_secret_access_key="testing",
         config=Config(parameter_validation=validate, retries={"max_attempts": 1}),
