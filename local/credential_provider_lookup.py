@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from agentgw_local.credential_providers import Provider, ProviderStore, store_for
+from agentgw_local.credential_providers import Provider, ProviderStore, backend_of, store_for
 from agentgw_local.gateway.outbound_auth import ApiKey, OAuth2Client, OutboundAuthError
 
 _ARN = re.compile(
@@ -53,7 +53,7 @@ def _find(arn: str, kind: str) -> tuple[ProviderStore, Provider]:
     label = "API key" if kind == "apikey" else "OAuth2"
     if match is None or match["kind"] != kind:
         raise OutboundAuthError(f"{arn} is not an {label} credential provider ARN")
-    store = store_for(bedrockagentcorecontrol_backends[match["account"]][match["region"]])
+    store = store_for(backend_of(bedrockagentcorecontrol_backends, match["account"], match["region"]))
     provider = store.by_arn(arn)
     if provider is None:
         raise OutboundAuthError(f"{label} credential provider {arn} does not exist")

@@ -66,6 +66,8 @@ class ProviderStore:
         self.account_id = account_id
         self.region = region
         self.providers: dict[tuple[str, str], Provider] = {}
+        # Secret ARN → (the secret string, its JSON), so a call parses only a changed secret.
+        self._parsed: dict[str, tuple[Any, Any]] = {}
 
     # -- lookups ---------------------------------------------------------------------------
     def get(self, kind: str, name: str) -> Provider:
@@ -88,7 +90,7 @@ class ProviderStore:
     def _secrets(self) -> Any:
         from moto.secretsmanager.models import secretsmanager_backends
 
-        return secretsmanager_backends[self.account_id][self.region]
+        return backend_of(secretsmanager_backends, self.account_id, self.region)
 
     def _store_managed(self, kind: str, name: str, json_key: str, value: str) -> str:
         """Create or overwrite the service-managed secret; return its ARN."""
@@ -139,10 +141,15 @@ class ProviderStore:
                 f"its secret {provider.secret_arn} cannot be read ({type(exc).__name__})"
             ) from None
         text = value.get("SecretString")
-        try:
-            document = json.loads(text) if isinstance(text, str) else None
-        except ValueError:
-            document = None
+        cached = self._parsed.get(provider.secret_arn)
+        if cached is not None and cached[0] == text:
+            document = cached[1]
+        else:
+            try:
+                document = json.loads(text) if isinstance(text, str) else None
+            except ValueError:
+                document = None
+            self._parsed[provider.secret_arn] = (text, document)
         if not isinstance(document, dict):
             raise ValueError(f"its secret {provider.secret_arn} does not hold a JSON object")
         found = document.get(provider.secret_json_key)
@@ -259,6 +266,14 @@ def describe(provider: Provider, *, times: bool = True) -> dict[str, Any]:
     if times:
         result.update(createdTime=provider.created, lastUpdatedTime=provider.updated)
     return result
+
+
+def backend_of(backends: Any, account_id: str, region: str) -> Any:
+    """`backends[account_id][region]` without moto's per-lookup bookkeeping once both exist
+    (plain dict reads: the gateway does this on every outbound call)."""
+    account = dict.get(backends, account_id)
+    found = dict.get(account, region) if account is not None else None
+    return found if found is not None else backends[account_id][region]
 
 
 def store_for(backend: Any) -> ProviderStore:
