@@ -254,6 +254,37 @@ def test_oauth2_provider_lifecycle(control: Any, secrets: Any, bodies: Bodies, s
     _no_secrets(bodies)
 
 
+def test_switching_between_managed_and_external(
+    control: Any, secrets: Any, bodies: Bodies, stack_logs: Any
+) -> None:
+    secret_name = unique("team/switch")
+    external_arn = secrets.create_secret(Name=secret_name, SecretString=f'{{"k": "{EXTERNAL_VALUE}"}}')["ARN"]
+    name = unique("switch")
+    managed_arn = control.create_api_key_credential_provider(name=name, apiKey=API_KEY)["apiKeySecretArn"][
+        "secretArn"
+    ]
+    switched = control.update_api_key_credential_provider(
+        name=name,
+        apiKeySecretSource="EXTERNAL",
+        apiKeySecretConfig={"secretId": external_arn, "jsonKey": "k"},
+    )
+    assert (
+        switched["apiKeySecretArn"]["secretArn"] == external_arn
+        and switched["apiKeySecretSource"] == "EXTERNAL"
+    )
+    with pytest.raises(ClientError) as dropped:  # the service's own secret goes with the MANAGED source
+        secrets.describe_secret(SecretId=managed_arn)
+    assert error(dropped)[0] == "ResourceNotFoundException"
+    back = control.update_api_key_credential_provider(name=name, apiKey=API_KEY)
+    assert back["apiKeySecretSource"] == "MANAGED" and "apiKeySecretJsonKey" not in back
+    assert (
+        f":secret:bedrock-agentcore-identity!default/apikey/{name}-" in back["apiKeySecretArn"]["secretArn"]
+    )
+    control.delete_api_key_credential_provider(name=name)
+    assert secrets.describe_secret(SecretId=external_arn)["Name"] == secret_name
+    _no_secrets(bodies)
+
+
 def test_a_name_is_taken_once(control: Any, bodies: Bodies) -> None:
     name = unique("dup")
     control.create_api_key_credential_provider(name=name, apiKey=API_KEY)
