@@ -18,7 +18,6 @@ reset forgets them with everything else. Installed by `agentcore_emulation.insta
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +49,7 @@ class Provider:
     secret_source: str  # MANAGED or EXTERNAL
     secret_arn: str
     secret_json_key: str  # the key inside the secret's JSON string
+    secret_id: str = ""  # what to read: the managed secret's name, or the secretId given
     vendor: str | None = None
     config_output: dict[str, Any] = field(default_factory=dict)  # oauth2ProviderConfigOutput
     callback_url: str | None = None
@@ -113,29 +113,27 @@ class ProviderStore:
 
     def _secret_fields(
         self, kind: str, name: str, source: str, value: str | None, ref: Any
-    ) -> tuple[str, str]:
+    ) -> tuple[str, str, str]:
+        """(secret ARN, JSON key, secret id to read) for a provider's new secret source."""
         if source == "EXTERNAL":
             secret_id = ref["secretId"]
-            secrets = self._secrets()
-            # An ARN or a name; the ARN AWS reports is the referenced secret's.
-            arn = secrets.describe_secret(secret_id).arn if secret_id in secrets.secrets else None
-            if arn is None:
-                arn = secret_id if secret_id.startswith("arn:") else self._secret_arn_guess(secret_id)
-            return arn, ref["jsonKey"]
+            # A name, an ARN or a partial ARN; the ARN reported is the referenced secret's.
+            found = self._secrets().secrets.get(secret_id)
+            if found is not None:
+                arn = found.arn
+            elif secret_id.startswith("arn:"):
+                arn = secret_id
+            else:
+                arn = f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:{secret_id}"
+            return arn, ref["jsonKey"], secret_id
         json_key = "api_key" if kind == "apikey" else "client_secret"
-        return self._store_managed(kind, name, json_key, value or ""), json_key
-
-    def _secret_arn_guess(self, secret_id: str) -> str:
-        return f"arn:aws:secretsmanager:{self.region}:{self.account_id}:secret:{secret_id}"
+        arn = self._store_managed(kind, name, json_key, value or "")
+        return arn, json_key, f"{MANAGED_SECRET_PREFIX}{kind}/{name}"
 
     def read_secret(self, provider: Provider) -> str:
         """The provider's key or client secret, read now (ValueError says what is missing)."""
-        secrets = self._secrets()
-        secret_id = provider.secret_arn
-        if provider.secret_source == "EXTERNAL" and secret_id not in secrets.secrets:
-            secret_id = _secret_name_from_arn(secret_id)
         try:
-            value = secrets.get_secret_value(secret_id, None, None)
+            value = self._secrets().get_secret_value(provider.secret_id, None, None)
         except Exception as exc:  # moto's SecretNotFoundException and kin
             raise ValueError(
                 f"its secret {provider.secret_arn} cannot be read ({type(exc).__name__})"
@@ -173,7 +171,7 @@ class ProviderStore:
                 self._drop_managed(provider)
             provider.updated = now
         provider.secret_source = source
-        provider.secret_arn, provider.secret_json_key = self._secret_fields(
+        provider.secret_arn, provider.secret_json_key, provider.secret_id = self._secret_fields(
             "apikey", name, provider.secret_source, value, ref
         )
         self.providers[("apikey", name)] = provider
@@ -199,7 +197,7 @@ class ProviderStore:
         provider.vendor = checked.vendor
         provider.config_output = checked.output
         provider.secret_source = checked.secret_source
-        provider.secret_arn, provider.secret_json_key = self._secret_fields(
+        provider.secret_arn, provider.secret_json_key, provider.secret_id = self._secret_fields(
             "oauth2", name, checked.secret_source, checked.secret_value, checked.secret_ref
         )
         self.providers[("oauth2", name)] = provider
@@ -225,12 +223,6 @@ class ProviderStore:
         if start + limit < len(names):
             result["nextToken"] = str(start + limit)
         return result
-
-
-def _secret_name_from_arn(arn: str) -> str:
-    # Secrets Manager ARNs end in `secret:<name>-<6 random characters>`.
-    match = re.fullmatch(r"arn:[^:]+:secretsmanager:[^:]+:\d{12}:secret:(.+?)(-[A-Za-z0-9]{6})?", arn)
-    return match.group(1) if match else arn
 
 
 def summary(provider: Provider) -> dict[str, Any]:

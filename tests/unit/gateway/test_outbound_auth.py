@@ -149,6 +149,21 @@ def test_the_key_is_read_at_each_call(aws: Any, control: Any, loopback: Loopback
     assert values == ["first-value", "second-value", "third-value"]
 
 
+def test_an_external_secret_may_appear_after_the_provider(aws: Any, control: Any, loopback: Loopback) -> None:
+    arn = control.create_api_key_credential_provider(
+        name="later",
+        apiKeySecretSource="EXTERNAL",
+        apiKeySecretConfig={"secretId": "team/my-secret", "jsonKey": "v"},
+    )["credentialProviderArn"]
+    auth = outbound_auth(api_key_config(arn, credentialParameterName="X-Key"), ProviderLookup())
+    with pytest.raises(OutboundAuthError, match="cannot be read"):
+        get(auth, f"{loopback.base}/early")
+    aws.client("secretsmanager").create_secret(Name="team/my-secret", SecretString='{"v": "late-value"}')
+    get(auth, f"{loopback.base}/late")
+    assert loopback.requests_to("/late")[0].headers["X-Key"] == "late-value"
+    assert loopback.requests_to("/early") == []
+
+
 def test_unknown_provider_or_unreadable_secret_is_a_clear_error(
     aws: Any, control: Any, loopback: Loopback
 ) -> None:
