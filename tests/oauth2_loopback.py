@@ -38,6 +38,8 @@ class Seen:
     query: dict[str, list[str]]
     headers: dict[str, str]
     form: dict[str, list[str]]
+    target: str = ""  # the request target as sent: path and query
+    body: bytes = b""
 
 
 @dataclass
@@ -90,11 +92,11 @@ class Loopback:
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         url = urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
-        body = handler.rfile.read(length).decode() if length else ""
-        form = (
-            parse_qs(body) if handler.headers.get("Content-Type", "").startswith("application/x-www") else {}
-        )
-        seen = Seen(handler.command, url.path, parse_qs(url.query), dict(handler.headers.items()), form)
+        raw = handler.rfile.read(length) if length else b""
+        urlencoded = handler.headers.get("Content-Type", "").startswith("application/x-www-form-urlencoded")
+        form = parse_qs(raw.decode()) if urlencoded else {}
+        headers = dict(handler.headers.items())
+        seen = Seen(handler.command, url.path, parse_qs(url.query), headers, form, handler.path, raw)
         with self._lock:
             self.seen.append(seen)
         if url.path == "/.well-known/openid-configuration":

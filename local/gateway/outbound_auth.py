@@ -15,6 +15,9 @@ auth object for the HTTP client that calls the target:
   `expires_in` (an hour when the server gives none) and shared by every auth object for the
   same provider, scopes and parameters. A 401 from the API drops the token, fetches a new one
   and retries the request once.
+- `GATEWAY_IAM_ROLE` with `iamCredentialProvider{service, region}` (what AgentCore requires for
+  HTTP targets): the request signed with SigV4 for that signing name and region (default: the
+  process's), with the process's AWS credentials (`sigv4`).
 
 Use it with either HTTP library the gateway's target kinds use:
 
@@ -26,7 +29,7 @@ Use it with either HTTP library the gateway's target kinds use:
         async with streamable_http_client(url, http_client=client) as streams: ...
 
 `providers` is anything with the two lookups of `CredentialProviderLookup` (the local stack's
-is `agentgw_local.credential_providers.ProviderLookup`). Token and discovery requests use their
+is `agentgw_local.credential_provider_lookup.ProviderLookup`). Token and discovery requests use their
 own short-lived httpx client with bounded timeouts, never the caller's. Every failure to obtain
 a credential raises `OutboundAuthError`, whose message names the provider and what failed and
 never holds a secret: the caller turns it into an `isError` tool result.
@@ -34,6 +37,7 @@ never holds a secret: the caller turns it into an `isError` tool result.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -41,7 +45,7 @@ from typing import Any, Protocol
 import httpx
 import httpx2
 
-from agentgw_local.gateway import oauth2_tokens
+from agentgw_local.gateway import oauth2_tokens, sigv4
 from agentgw_local.gateway.oauth2_tokens import OAuth2Client, OutboundAuthError
 
 __all__ = [
@@ -53,6 +57,8 @@ __all__ = [
     "outbound_auth",
 ]
 
+_SIGNING_NAME = re.compile(r"[a-zA-Z0-9._-]{1,64}")
+_REGION = re.compile(r"[a-zA-Z0-9-]{1,32}")
 # How long a token or discovery request may take, in all (seconds).
 TOKEN_TIMEOUT_S = 10.0
 
@@ -105,7 +111,7 @@ def _core(
     configurations: Sequence[Mapping[str, Any]] | None,
     providers: CredentialProviderLookup,
     timeout_s: float,
-) -> _ApiKeyCore | _OAuthCore | None:
+) -> _ApiKeyCore | _SigV4Core | _OAuthCore | None:
     if not configurations:
         return None
     if not isinstance(configurations, Sequence) or len(configurations) != 1:
@@ -118,9 +124,7 @@ def _core(
     if kind == "OAUTH":
         return _OAuthCore(_member(provider, "oauthCredentialProvider", kind), providers, timeout_s)
     if kind == "GATEWAY_IAM_ROLE":
-        raise OutboundAuthError(
-            "GATEWAY_IAM_ROLE outbound auth (SigV4 with the gateway's role) is not emulated locally"
-        )
+        return _SigV4Core(provider.get("iamCredentialProvider") if isinstance(provider, Mapping) else None)
     raise OutboundAuthError(f"credentialProviderType {kind!r} is not supported for outbound calls")
 
 
@@ -160,6 +164,24 @@ class _ApiKeyCore:
             request.headers[self.parameter] = self.value()
         else:
             request.url = request.url.copy_merge_params({self.parameter: self.value()})
+
+
+class _SigV4Core:
+    def __init__(self, config: Any) -> None:
+        service = config.get("service") if isinstance(config, Mapping) else None
+        region = config.get("region") if isinstance(config, Mapping) else None
+        if not isinstance(service, str) or not _SIGNING_NAME.fullmatch(service):
+            raise OutboundAuthError(
+                "GATEWAY_IAM_ROLE for an HTTP target needs credentialProvider.iamCredentialProvider.service, "
+                "the SigV4 signing name ([a-zA-Z0-9._-]{1,64})"
+            )
+        if region is not None and (not isinstance(region, str) or not _REGION.fullmatch(region)):
+            raise OutboundAuthError("iamCredentialProvider.region must match [a-zA-Z0-9-]{1,32}")
+        self.service: str = service
+        self.region: str = region or sigv4.default_region()
+
+    def apply(self, request: Any) -> None:
+        sigv4.sign(request, self.service, self.region)
 
 
 class _OAuthCore:
@@ -223,12 +245,12 @@ class _Flows:
     I/O of its own, so both the sync and the async flow are written out."""
 
     requires_request_body = True  # the retry after a 401 resends the body
-    _core: _ApiKeyCore | _OAuthCore
+    _core: _ApiKeyCore | _SigV4Core | _OAuthCore
 
     def sync_auth_flow(self, request: Any) -> Generator[Any, Any, None]:
         request.read()
         core = self._core
-        if isinstance(core, _ApiKeyCore):
+        if not isinstance(core, _OAuthCore):
             core.apply(request)
             yield request
             return
@@ -243,7 +265,7 @@ class _Flows:
     async def async_auth_flow(self, request: Any) -> AsyncGenerator[Any, Any]:
         await request.aread()
         core = self._core
-        if isinstance(core, _ApiKeyCore):
+        if not isinstance(core, _OAuthCore):
             core.apply(request)
             yield request
             return
@@ -257,10 +279,10 @@ class _Flows:
 
 
 class _HttpxAuth(_Flows, httpx.Auth):
-    def __init__(self, core: _ApiKeyCore | _OAuthCore) -> None:
+    def __init__(self, core: _ApiKeyCore | _SigV4Core | _OAuthCore) -> None:
         self._core = core
 
 
 class _Httpx2Auth(_Flows, httpx2.Auth):
-    def __init__(self, core: _ApiKeyCore | _OAuthCore) -> None:
+    def __init__(self, core: _ApiKeyCore | _SigV4Core | _OAuthCore) -> None:
         self._core = core
