@@ -19,6 +19,8 @@ from agentgw_local.credential_providers import ProviderStore, describe, store_fo
 
 _lock = threading.Lock()
 _installed = False
+# moto's server is threaded: a name is checked and taken under this lock.
+_writes = threading.Lock()
 
 
 def _store(response: Any) -> ProviderStore:
@@ -30,12 +32,14 @@ def _params(response: Any) -> dict[str, Any]:
 
 
 def create_api_key_credential_provider(self: Any) -> ActionResult:
-    provider = _store(self).put_api_key(_params(self), create=True)
+    with _writes:
+        provider = _store(self).put_api_key(_params(self), create=True)
     return ActionResult(describe(provider, times=False))
 
 
 def update_api_key_credential_provider(self: Any) -> ActionResult:
-    provider = _store(self).put_api_key(_params(self), create=False)
+    with _writes:
+        provider = _store(self).put_api_key(_params(self), create=False)
     return ActionResult(describe(provider))
 
 
@@ -48,17 +52,20 @@ def list_api_key_credential_providers(self: Any) -> ActionResult:
 
 
 def delete_api_key_credential_provider(self: Any) -> EmptyResult:
-    _store(self).delete("apikey", _name(self))
+    with _writes:
+        _store(self).delete("apikey", _name(self))
     return EmptyResult()
 
 
 def create_oauth2_credential_provider(self: Any) -> ActionResult:
-    provider = _store(self).put_oauth2(_params(self), create=True)
+    with _writes:
+        provider = _store(self).put_oauth2(_params(self), create=True)
     return ActionResult(describe(provider, times=False))
 
 
 def update_oauth2_credential_provider(self: Any) -> ActionResult:
-    provider = _store(self).put_oauth2(_params(self), create=False)
+    with _writes:
+        provider = _store(self).put_oauth2(_params(self), create=False)
     return ActionResult(describe(provider))
 
 
@@ -71,7 +78,8 @@ def list_oauth2_credential_providers(self: Any) -> ActionResult:
 
 
 def delete_oauth2_credential_provider(self: Any) -> EmptyResult:
-    _store(self).delete("oauth2", _name(self))
+    with _writes:
+        _store(self).delete("oauth2", _name(self))
     return EmptyResult()
 
 

@@ -18,6 +18,7 @@ reset forgets them with everything else. Installed by `agentcore_emulation.insta
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ from agentgw_local.credential_provider_validation import (
 )
 
 _ATTRIBUTE = "_agentgw_credential_providers"
+_creating = threading.Lock()
 
 
 @dataclass
@@ -272,5 +274,8 @@ def store_for(backend: Any) -> ProviderStore:
     """The providers kept with a moto AgentCore control backend (created on first use)."""
     store = backend.__dict__.get(_ATTRIBUTE)
     if store is None:
-        store = backend.__dict__[_ATTRIBUTE] = ProviderStore(backend.account_id, backend.region_name)
+        with _creating:
+            store = backend.__dict__.setdefault(
+                _ATTRIBUTE, ProviderStore(backend.account_id, backend.region_name)
+            )
     return store
