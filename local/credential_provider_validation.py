@@ -78,6 +78,22 @@ def check_name(name: Any) -> str:
     return checked
 
 
+TAG = re.compile(r"[a-zA-Z0-9\s._:/=+@-]*")
+
+
+def check_tags(tags: Any) -> dict[str, str]:
+    if tags is None:
+        return {}
+    if not isinstance(tags, dict) or len(tags) > 50:
+        raise _constraint("tags", "Member must be a map of at most 50 entries")
+    for key, value in tags.items():
+        if not isinstance(key, str) or not 1 <= len(key) <= 128 or not TAG.fullmatch(key):
+            raise _constraint("tags", f"Member keys must be 1-128 characters matching {TAG.pattern}")
+        if not isinstance(value, str) or len(value) > 256 or not TAG.fullmatch(value):
+            raise _constraint("tags", f"Member values must be 0-256 characters matching {TAG.pattern}")
+    return dict(tags)
+
+
 def max_results(value: Any, maximum: int) -> int:
     if value is None:
         return maximum

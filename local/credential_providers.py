@@ -32,6 +32,7 @@ from agentgw_local.credential_provider_validation import (
     check_api_key_source,
     check_name,
     check_oauth2_input,
+    check_tags,
     max_results,
 )
 
@@ -166,7 +167,7 @@ class ProviderStore:
             if ("apikey", name) in self.providers:
                 raise ConflictException(f"API key credential provider {name} already exists")
             provider = Provider("apikey", name, self.arn("apikey", name), now, now, source, "", "")
-            provider.tags = dict(params.get("tags") or {})
+            provider.tags = check_tags(params.get("tags"))
         else:
             provider = self.get("apikey", name)
             if provider.secret_source == "MANAGED" and source == "EXTERNAL":
@@ -189,7 +190,7 @@ class ProviderStore:
             if ("oauth2", name) in self.providers:
                 raise ConflictException(f"OAuth2 credential provider {name} already exists")
             provider = Provider("oauth2", name, self.arn("oauth2", name), now, now, "MANAGED", "", "")
-            provider.tags = dict(params.get("tags") or {})
+            provider.tags = check_tags(params.get("tags"))
             provider.callback_url = f"https://bedrock-agentcore.{self.region}.amazonaws.com/identities/oauth2/callback/{uuid.uuid4()}"
         else:
             provider = self.get("oauth2", name)

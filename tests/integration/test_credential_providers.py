@@ -436,6 +436,11 @@ DISCOVERY = {"discoveryUrl": "https://idp.example.com/.well-known/openid-configu
             },
             "enum value set",
         ),
+        (
+            "create_api_key_credential_provider",
+            {"name": "tagged", "apiKey": API_KEY, "tags": {"bad<key>": "v"}},
+            "Member keys must be 1-128 characters",
+        ),
         ("list_oauth2_credential_providers", {"maxResults": 21}, "between 1 and 20"),
         ("list_api_key_credential_providers", {"nextToken": "garbage"}, "Invalid nextToken"),
     ],
