@@ -14,7 +14,7 @@ from typing import Any
 
 from moto.core.responses import ActionResult, EmptyResult
 
-from agentgw_local.credential_provider_validation import invalid
+from agentgw_local.credential_provider_validation import check_name, invalid
 from agentgw_local.credential_providers import ProviderStore, describe, store_for
 
 _lock = threading.Lock()
@@ -84,8 +84,6 @@ def delete_oauth2_credential_provider(self: Any) -> EmptyResult:
 
 
 def _name(response: Any) -> str:
-    from agentgw_local.credential_provider_validation import check_name
-
     return check_name(_params(response).get("name"))
 
 

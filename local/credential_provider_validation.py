@@ -136,10 +136,8 @@ def check_secret_source(
     return "MANAGED", value, None
 
 
-def check_api_key_source(
-    params: dict[str, Any], *, create: bool
-) -> tuple[str, str | None, dict[str, str] | None]:
-    del create  # Create and Update take the same members
+def check_api_key_source(params: dict[str, Any]) -> tuple[str, str | None, dict[str, str] | None]:
+    """Create and Update take the same members."""
     return check_secret_source(
         params.get("apiKey"),
         params.get("apiKeySecretConfig"),

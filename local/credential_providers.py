@@ -161,7 +161,7 @@ class ProviderStore:
     # -- API key providers -----------------------------------------------------------------
     def put_api_key(self, params: dict[str, Any], *, create: bool) -> Provider:
         name = check_name(params.get("name"))
-        source, value, ref = check_api_key_source(params, create=create)
+        source, value, ref = check_api_key_source(params)
         now = datetime.now(UTC)
         if create:
             if ("apikey", name) in self.providers:
