@@ -7,6 +7,8 @@
   no patterns): the target name's pattern and the tool schema subset; and a target kind the
   local gateway cannot serve is refused rather than accepted and then silently skipped. Each
   is a ValidationException, as the service answers.
+- AgentCore Identity's credential providers, which moto lacks (`credential_provider_api`); a
+  target's API_KEY or OAUTH credential must name one that exists.
 
 Installed once per process by `EmulatedAws.start`.
 """
@@ -70,6 +72,10 @@ def install() -> None:
             return
         from moto.bedrockagentcorecontrol.models import BedrockAgentCoreControlBackend, GatewayTarget
 
+        from agentgw_local import credential_provider_api
+
+        credential_provider_api.install()
+
         original_init = GatewayTarget.__init__
 
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
@@ -91,6 +97,9 @@ def install() -> None:
             **kwargs: Any,
         ) -> Any:
             check_target(name, target_configuration)
+            credential_provider_api.check_target_credentials(
+                self, kwargs.get("credential_provider_configurations")
+            )
             return create(self, gateway_identifier, name, target_configuration, *args, **kwargs)
 
         def update_gateway_target(
@@ -103,6 +112,9 @@ def install() -> None:
             **kwargs: Any,
         ) -> Any:
             check_target(name, target_configuration)
+            credential_provider_api.check_target_credentials(
+                self, kwargs.get("credential_provider_configurations")
+            )
             return update(self, gateway_identifier, target_id, name, target_configuration, *args, **kwargs)
 
         BedrockAgentCoreControlBackend.create_gateway_target = create_gateway_target  # type: ignore[method-assign]

@@ -34,6 +34,7 @@ class StackInfo:
     scope: str
     region: str
     api_url: str | None = None
+    aws_endpoint_url: str | None = None  # emulated AWS, for the user's own boto3 clients
 
     def __repr__(self) -> str:  # never print the secret
         return (

@@ -149,6 +149,7 @@ class LocalStack:
             client_secret=credentials.client_secret,
             scope=config.scope,
             region=config.region,
+            aws_endpoint_url=self.aws.endpoint_url,
         )
 
     def _attach_agent_api(self) -> None:

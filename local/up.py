@@ -127,6 +127,8 @@ def print_ready(info: StackInfo, state_file: Path, out: Any) -> None:
     ]
     if info.api_url:
         rows.append(("api_url", info.api_url))
+    if info.aws_endpoint_url:
+        rows.append(("aws_endpoint", f"{info.aws_endpoint_url} (region {info.region})"))
     for key, value in rows:
         print(f"  {key:<14} {value}", file=out)
     print(f"\n{try_it(info, state_file)}\n", file=out, flush=True)

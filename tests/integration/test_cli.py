@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import boto3
 import pytest
 
 from agentgw.tools import target_name
@@ -130,11 +131,26 @@ def test_local_up_serves_until_interrupted(tmp_path: Path) -> None:
         code, out, err = tools("call", GET_TIME, "--args", '{"timezone": "Asia/Tokyo"}', local_file=state)
         assert code == 0, err
         assert json.loads(out)["utc_offset"] == "+09:00"
+        # A user's own boto3 client against the emulated AWS endpoint the stack reports.
+        info = StackInfo.from_json(state.read_text())
+        control = boto3.client(
+            "bedrock-agentcore-control",
+            endpoint_url=info.aws_endpoint_url,
+            region_name=info.region,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        arn = control.create_api_key_credential_provider(name="cli-key", apiKey="cli-key-0e4f")[
+            "credentialProviderArn"
+        ]
+        assert control.get_api_key_credential_provider(name="cli-key")["credentialProviderArn"] == arn
         stdout, stderr = interrupt(process)
     assert process.returncode == 0, stderr
     assert "provision: ✓ PublishConfig exited" in stdout
     assert "gateway_url" in stdout and "curl" in stdout
     assert secret not in stdout and secret not in stderr
+    assert f"aws_endpoint   {info.aws_endpoint_url}" in stdout
+    assert "cli-key-0e4f" not in stdout + stderr
     assert not state.exists()  # the credentials go with the stack
 
 
